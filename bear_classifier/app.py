@@ -1,0 +1,108 @@
+"""The app's widgets: upload a photo, press Classify, read the answer.
+
+Phone-first (full-width controls, 48 px touch targets, the picker offers the camera)
+and unbreakable: every upload ends in a prediction or a one-line message.
+"""
+from __future__ import annotations
+
+import html
+import io
+
+import ipywidgets as widgets
+
+from .images import BadImage, open_image
+from .inference import Classifier, Prediction
+
+TOUCH = "48px"
+PREVIEW_SIDE = 480
+BAR_COLOURS = {"other": "#9e9e9e"}
+
+
+def upload_bytes(upload: widgets.FileUpload) -> tuple[str, bytes] | None:
+    """(name, content) of the newest uploaded file (ipywidgets 8: a tuple of dicts), or None."""
+    if not upload.value:
+        return None
+    f = upload.value[-1]
+    return f.get("name", ""), bytes(f["content"])
+
+
+def preview_jpeg(data: bytes) -> bytes:
+    """A small upright JPEG of the upload for display (EXIF orientation applied)."""
+    im = open_image(data, min_side=PREVIEW_SIDE)
+    im.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def bars_html(probs: dict[str, float]) -> str:
+    """Horizontal probability bars for every class, largest first."""
+    rows = []
+    for name, p in sorted(probs.items(), key=lambda kv: -kv[1]):
+        label = "not a bear" if name == "other" else name
+        colour = BAR_COLOURS.get(name, "#ef6c00")
+        rows.append(
+            f'<div class="bear-bar" style="display:flex;align-items:center;gap:8px;margin:4px 0">'
+            f'<span style="flex:0 0 6.5em;overflow:hidden;text-overflow:ellipsis">{html.escape(label)}</span>'
+            f'<span style="flex:1 1 auto;background:#eee;border-radius:4px;height:14px;min-width:0">'
+            f'<span style="display:block;height:14px;border-radius:4px;background:{colour};width:{100 * p:.1f}%"></span></span>'
+            f'<span style="flex:0 0 4em;text-align:right">{p:.4f}</span></div>')
+    return "".join(rows)
+
+
+class BearApp:
+    """FileUpload + Classify button + photo + answer + bars, wired to a Classifier."""
+
+    def __init__(self, classifier: Classifier, title: str = "Bear classifier",
+                 instruction: str = "Upload a photo of a grizzly, black or teddy bear, then press Classify."):
+        full = widgets.Layout(width="100%")
+        self.classifier = classifier
+        self.header = widgets.HTML(f"<h2 style='margin:0.3em 0'>{html.escape(title)}</h2><p>{html.escape(instruction)}</p>")
+        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="Choose photo",
+                                         layout=widgets.Layout(width="100%", height=TOUCH))
+        self.button = widgets.Button(description="Classify", button_style="primary", icon="search",
+                                     layout=widgets.Layout(width="100%", height=TOUCH))
+        self.image = widgets.Image(format="jpeg", layout=widgets.Layout(max_width="100%", height="auto"))
+        self.image.layout.display = "none"
+        self.answer = widgets.HTML(layout=full)
+        self.bars = widgets.HTML(layout=full)
+        self.button.on_click(lambda _: self.classify())
+        self.upload.observe(lambda _: self._clear(), names="value")
+        self.widget = widgets.VBox(
+            [self.header, self.upload, self.button, self.image, self.answer, self.bars],
+            layout=widgets.Layout(width="100%", max_width="640px", padding="0 8px", box_sizing="border-box"))
+
+    def _clear(self):
+        self.answer.value = self.bars.value = ""
+        self.image.layout.display = "none"
+
+    def _say(self, text: str, kind: str = "result"):
+        self.answer.value = f"<p class='bear-{kind}' style='font-size:1.15em;margin:0.5em 0'>{html.escape(text)}</p>"
+
+    def classify(self) -> Prediction | None:
+        """Classify the current upload and show the result; never raises."""
+        self.button.disabled, self.button.description = True, "Classifying…"
+        try:
+            upload = upload_bytes(self.upload)
+            if upload is None:
+                self._say("Choose a photo first.", "message")
+                return None
+            _, data = upload
+            pred = self.classifier.classify(data)
+            try:
+                self.image.value = preview_jpeg(data)
+                self.image.layout.display = ""
+            except BadImage:
+                self.image.layout.display = "none"
+            self._say(pred.text(), "result" if pred.ok else "message")
+            self.bars.value = bars_html(pred.probs) if pred.probs else ""
+            return pred
+        except Exception as e:  # the app must keep working whatever happens
+            self._say(f"Sorry, something went wrong ({type(e).__name__}). Please try another photo.", "message")
+            return None
+        finally:
+            self.button.disabled, self.button.description = False, "Classify"
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)

@@ -1,0 +1,115 @@
+"""Find label suspects automatically (confident learning on out-of-fold predictions).
+
+Each cached image is embedded once by the frozen pretrained backbone; a logistic
+regression is fitted on 4 folds and predicts the 5th, so every image is judged by
+a model that never saw its label. Images whose own label gets a low out-of-fold
+probability are the suspects: review them (train.ipynb shows them) and record the
+decision, keyed by sha256, in cleaning.csv.
+
+    python -m bear_classifier.clean --data ../shared/data/bears --out suspects.csv
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import DataError, build_cache, sha256_file, scan
+from .images import open_image
+
+
+@torch.inference_mode()
+def embed(paths: list[Path], arch: str = "lite0", size: int = 224, bs: int = 32) -> np.ndarray:
+    """Pooled backbone features of each image, with the validation transform (no head)."""
+    from .model import STATS, imagenet_model
+
+    model = imagenet_model(arch).to(memory_format=torch.channels_last)
+    mean, std = (torch.tensor(v).reshape(1, 3, 1, 1) for v in STATS[arch])
+    feats = []
+    for i in range(0, len(paths), bs):
+        x = torch.stack([_center(open_image(p, min_side=size), size) for p in paths[i:i + bs]])
+        x = (x - mean) / std
+        if hasattr(model, "forward_head"):
+            f = model.forward_head(model.forward_features(x), pre_logits=True)
+        else:
+            f = torch.flatten(model.avgpool(torch.nn.Sequential(*list(model.children())[:-2])(x)), 1)
+        feats.append(f.float().numpy())
+    return np.concatenate(feats)
+
+
+def _center(im, size: int) -> torch.Tensor:
+    side = min(im.size)
+    left, top = (im.width - side) // 2, (im.height - side) // 2
+    im = im.crop((left, top, left + side, top + side)).resize((size, size))
+    return torch.from_numpy(np.asarray(im, dtype=np.float32).copy()).permute(2, 0, 1) / 255
+
+
+def out_of_fold(features: np.ndarray, labels: list[str], folds: int = 5, seed: int = 42):
+    """Out-of-fold class probabilities (n, classes) and the sorted class list."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    classes = sorted(set(labels))
+    y = np.array([classes.index(l) for l in labels])
+    probs = np.zeros((len(y), len(classes)))
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, y):
+        clf = LogisticRegression(C=0.5, max_iter=2000).fit(features[train], y[train])
+        probs[test] = clf.predict_proba(features[test])
+    return probs, classes
+
+
+def find_suspects(data: Path, negatives: Path | None = None, decisions: Path | None = None,
+                  threshold: float = 0.5, arch: str = "lite0") -> list[dict]:
+    """Images whose out-of-fold probability of their own label is below `threshold`, worst first."""
+    items = scan(data, negatives)
+    from .data import read_decisions
+    rules = read_decisions(decisions)
+    rows, paths, labels = [], [], []
+    for it in items:
+        try:
+            sha = sha256_file(it.path)
+            open_image(it.path).close()
+        except Exception:  # unreadable files are reported by build_cache, not judged here
+            continue
+        rule = rules.get(sha, {})
+        if rule.get("action") == "drop":
+            continue
+        paths.append(it.path)
+        labels.append(rule.get("label") or it.label)
+        rows.append({"sha256": sha, "path": str(it.path), "label": labels[-1]})
+    probs, classes = out_of_fold(embed(paths, arch), labels)
+    out = []
+    for row, p in zip(rows, probs):
+        own = p[classes.index(row["label"])]
+        if own < threshold:
+            best = int(p.argmax())
+            out.append({**row, "p_label": round(float(own), 3), "suggested": classes[best],
+                        "p_suggested": round(float(p[best]), 3)})
+    return sorted(out, key=lambda r: r["p_label"])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Rank likely label errors in a folder of class sub-folders.")
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--negatives", type=Path)
+    p.add_argument("--decisions", type=Path, help="decisions already taken (dropped images are left out)")
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--out", type=Path, default=Path("suspects.csv"))
+    a = p.parse_args(argv)
+    try:
+        rows = find_suspects(a.data, a.negatives, a.decisions, a.threshold)
+    except DataError as e:
+        sys.exit(f"error: {e}")
+    with open(a.out, "w", newline="") as f:
+        w = csv.DictWriter(f, ["sha256", "path", "label", "p_label", "suggested", "p_suggested"])
+        w.writeheader()
+        w.writerows(rows)
+    print(f"{len(rows)} suspects written to {a.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,256 @@
+"""Training data: verify a folder of class sub-folders, apply cleaning decisions,
+pre-resize into a cache, and build the chapter-2 DataBlock.
+
+Nothing in the user's folder is ever modified: every output goes to the cache.
+
+    python -m bear_classifier.data --data ../shared/data/bears --cache .cache/bears
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import os
+import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .images import IMAGE_EXTS, BadImage, open_image
+
+OTHER = "other"  # label of the negatives ("none of these") class
+CACHE_SIDE = 320  # shorter side of cached images, px
+DECISIONS_FIELDS = ["sha256", "action", "label", "path", "reason"]
+
+
+class DataError(ValueError):
+    """A dataset problem the user must fix; str() is a one-line message."""
+
+
+@dataclass
+class Item:
+    path: Path
+    label: str
+    sha256: str = ""
+
+
+@dataclass
+class Report:
+    """What build_cache did, for people and tests."""
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    dropped: int = 0
+    relabelled: int = 0
+    duplicates: int = 0
+
+    def summary(self) -> str:
+        per_class = ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items()))
+        return (f"{sum(self.counts.values())} images ({per_class}); {len(self.skipped)} unreadable skipped, "
+                f"{self.duplicates} duplicates, {self.dropped} dropped and {self.relabelled} relabelled by decisions")
+
+
+def is_image_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTS and not path.name.startswith(".")
+
+
+def scan(data: Path, negatives: Path | None = None) -> list[Item]:
+    """List (path, label) for every image-named file; labels are the class folder names.
+
+    `negatives` is a folder of pictures showing none of the classes (searched
+    recursively); they get the label "other". Raises DataError for unusable layouts.
+    """
+    data = Path(data)
+    if not data.is_dir():
+        raise DataError(f"{data} is not a folder; expected one sub-folder per class, e.g. {data}/grizzly/")
+    items = []
+    classes = sorted(d for d in data.iterdir() if d.is_dir() and not d.name.startswith("."))
+    for d in classes:
+        items += [Item(p, d.name) for p in sorted(d.rglob("*")) if p.is_file() and is_image_name(p)]
+    labels = sorted({i.label for i in items})
+    if not items:
+        raise DataError(f"no images found in {data}; expected one sub-folder per class containing .jpg/.png/... files")
+    empty = [d.name for d in classes if d.name not in labels]
+    if empty:
+        print(f"warning: ignoring class folders with no images: {', '.join(empty)}", file=sys.stderr)
+    if negatives is not None:
+        if OTHER in labels:
+            raise DataError(f"a class folder is named {OTHER!r}, which is reserved for the negatives folder")
+        neg = [Item(p, OTHER) for p in sorted(Path(negatives).rglob("*")) if p.is_file() and is_image_name(p)]
+        if not neg:
+            raise DataError(f"no images found in negatives folder {negatives}")
+        items += neg
+        labels.append(OTHER)
+    if len(labels) < 2:
+        raise DataError(f"found only one class ({labels[0]}) in {data}; a classifier needs at least two class folders")
+    return items
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_decisions(path: Path | None) -> dict[str, dict]:
+    """Cleaning decisions keyed by sha256: {'action': 'drop'|'relabel', 'label': ...}."""
+    if path is None or not Path(path).exists():
+        return {}
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(r for r in f if not r.startswith("#")))
+    out = {}
+    for n, row in enumerate(rows, 2):
+        action = row.get("action", "").strip()
+        if action not in ("drop", "relabel") or (action == "relabel" and not row.get("label")):
+            raise DataError(f"{path}:{n}: action must be 'drop' or 'relabel' (with a label), got {action!r}")
+        out[row["sha256"].strip()] = row
+    return out
+
+
+def write_decisions(path: Path, decisions: dict[str, dict]) -> None:
+    """Write decisions sorted by path, so diffs stay readable."""
+    rows = sorted(decisions.values(), key=lambda r: (r.get("path", ""), r["sha256"]))
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, DECISIONS_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _cache_one(job: tuple[str, str, int]) -> tuple[str, str | None]:
+    """Resize one image into the cache; returns (sha256, error or None)."""
+    src, dst, side = job
+    try:
+        sha = sha256_file(Path(src))
+        out = Path(dst.format(sha=sha[:16]))
+        if not out.exists():
+            im = open_image(src, min_side=side)
+            if min(im.size) < 16:
+                raise BadImage(f"too small ({im.size[0]}x{im.size[1]} px)")
+            tmp = out.with_suffix(".tmp")
+            im.save(tmp, "JPEG", quality=90)
+            os.replace(tmp, out)
+        return sha, None
+    except BadImage as e:
+        return "", str(e)
+    except OSError as e:
+        return "", f"could not read ({e.strerror or e})"
+
+
+def build_cache(data: Path, cache: Path, decisions: Path | None = None, negatives: Path | None = None,
+                side: int = CACHE_SIDE, workers: int | None = None, verbose: bool = True) -> Report:
+    """Verify every image and write an upright RGB JPEG (shorter side at most `side`) per usable
+    image to cache/<label>/<sha16>.jpg, applying cleaning decisions.
+
+    The cache is keyed by content, so reruns only decode new files; files in the cache
+    that no longer belong (dropped, relabelled, deleted at the source) are removed.
+    """
+    items = scan(data, negatives)
+    rules = read_decisions(decisions)
+    cache = Path(cache)
+    staging = cache / ".all"
+    staging.mkdir(parents=True, exist_ok=True)
+    jobs = [(str(i.path), str(staging / "{sha}.jpg"), side) for i in items]
+    workers = workers or min(4, os.cpu_count() or 1)
+    with ProcessPoolExecutor(workers) as pool:
+        results = list(_progress(pool.map(_cache_one, jobs, chunksize=8), len(jobs), verbose))
+
+    report, wanted = Report(), {}
+    for item, (sha, error) in zip(items, results):
+        if error:
+            report.skipped.append((item.path, error))
+            continue
+        rule = rules.get(sha)
+        label = item.label
+        if rule and rule["action"] == "drop":
+            report.dropped += 1
+            continue
+        if rule and rule["action"] == "relabel" and rule["label"] != label:
+            label = rule["label"]
+            report.relabelled += 1
+        key = sha[:16]
+        if key in wanted:
+            report.duplicates += 1
+            continue
+        wanted[key] = label
+        report.counts[label] = report.counts.get(label, 0) + 1
+    _sync_links(cache, staging, wanted)
+    if verbose:
+        for path, error in report.skipped:
+            print(f"skipped {path}: {error}", file=sys.stderr)
+        print(report.summary())
+    if len(report.counts) < 2:
+        raise DataError(f"after verification only {len(report.counts)} class(es) have usable images: {report.summary()}")
+    return report
+
+
+def _sync_links(cache: Path, staging: Path, wanted: dict[str, str]) -> None:
+    """Make cache/<label>/ hold exactly the wanted images (hard links into staging)."""
+    for d in cache.iterdir():
+        if d.is_dir() and d != staging:
+            for f in d.iterdir():
+                if wanted.get(f.stem) != d.name:
+                    f.unlink()
+    for key, label in wanted.items():
+        dst = cache / label / f"{key}.jpg"
+        if not dst.exists():
+            dst.parent.mkdir(exist_ok=True)
+            try:
+                os.link(staging / f"{key}.jpg", dst)
+            except OSError:
+                shutil.copyfile(staging / f"{key}.jpg", dst)
+    for d in cache.iterdir():
+        if d.is_dir() and d != staging and not any(d.iterdir()):
+            d.rmdir()
+
+
+def _progress(it, total, verbose):
+    if not verbose:
+        return it
+    from fastprogress.fastprogress import progress_bar
+    return progress_bar(it, total=total, leave=False)
+
+
+def dataloaders(cache: Path, arch: str = "lite0", size: int = 224, bs: int = 32, seed: int = 42,
+                valid_pct: float = 0.2, min_scale: float = 0.5, num_workers: int = 0):
+    """The chapter-2 DataBlock over a cache folder, normalised for `arch`."""
+    from fastai.vision.all import (CategoryBlock, DataBlock, ImageBlock, Normalize, RandomResizedCrop,
+                                   RandomSplitter, aug_transforms, get_image_files, parent_label)
+    from .model import STATS
+
+    block = DataBlock(
+        blocks=(ImageBlock, CategoryBlock),
+        get_items=get_image_files,
+        splitter=RandomSplitter(valid_pct=valid_pct, seed=seed),
+        get_y=parent_label,
+        item_tfms=RandomResizedCrop(size, min_scale=min_scale),
+        batch_tfms=[*aug_transforms(), Normalize.from_stats(*STATS[arch])],
+    )
+    return block.dataloaders(_class_dirs(cache), bs=bs, num_workers=num_workers)
+
+
+def _class_dirs(cache: Path) -> Path:
+    """The cache root, checked to hold class folders (the staging folder is hidden)."""
+    cache = Path(cache)
+    if not any(d.is_dir() and not d.name.startswith(".") for d in cache.iterdir()):
+        raise DataError(f"{cache} holds no class folders; run build_cache first")
+    return cache
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Verify a folder of class sub-folders and pre-resize it into a cache.")
+    p.add_argument("--data", required=True, type=Path, help="folder with one sub-folder of images per class")
+    p.add_argument("--cache", type=Path, default=Path(".cache/data"), help="where resized copies go")
+    p.add_argument("--negatives", type=Path, help="folder of pictures showing none of the classes (class 'other')")
+    p.add_argument("--decisions", type=Path, help="cleaning decisions CSV (sha256, action, label)")
+    p.add_argument("--side", type=int, default=CACHE_SIDE, help="shorter side of cached images in px")
+    a = p.parse_args(argv)
+    try:
+        build_cache(a.data, a.cache, a.decisions, a.negatives, a.side)
+    except DataError as e:
+        sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Open any image a user may hand us and turn it into an upright RGB picture.
+
+One place for the rules shared by the training cache, the downloader and the app:
+EXIF orientation, every Pillow mode to RGB (transparency on white), reduced-scale
+decoding of big JPEGs, and refusal of decompression bombs with a clear message.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:  # HEIC/HEIF from iPhones and macOS Safari, AVIF where libheif has it.
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    if hasattr(pillow_heif, "register_avif_opener"):
+        pillow_heif.register_avif_opener()
+except ImportError:  # pragma: no cover - optional
+    pillow_heif = None
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
+MAX_PIXELS = 100_000_000  # 100 MP: larger than any phone photo, far below a bomb.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+class BadImage(ValueError):
+    """An input that is not a usable picture; str() is a one-line message for people."""
+
+
+def open_image(source: bytes | str | Path, min_side: int | None = None) -> Image.Image:
+    """Decode `source` (bytes or a path) to an upright RGB image.
+
+    With `min_side`, big JPEGs are decoded at reduced scale and the result is shrunk
+    so that its shorter side is `min_side` (smaller images are left as they are).
+    Raises BadImage with a one-line message for people.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        if not data:
+            raise BadImage("The file is empty.")
+        fp = io.BytesIO(data)
+    else:
+        fp = Path(source)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(fp)
+            w, h = im.size
+            if w * h > MAX_PIXELS:
+                raise BadImage(f"The picture is too large ({w}x{h} pixels); the limit is {MAX_PIXELS // 1_000_000} megapixels.")
+            if w < 1 or h < 1:
+                raise BadImage("The picture has no pixels.")
+            if min_side and im.format == "JPEG":
+                # libjpeg decodes at 1/2, 1/4 or 1/8 scale, keeping both sides >= min_side.
+                im.draft("RGB", (min_side, min_side))
+            im.seek(0)  # first frame of an animation
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            im = to_rgb(im)
+    except BadImage:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadImage(f"The picture is too large; the limit is {MAX_PIXELS // 1_000_000} megapixels.") from None
+    except UnidentifiedImageError:
+        raise BadImage("This file is not an image we can read (try a JPEG, PNG, WebP or HEIC photo).") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise BadImage(f"The image could not be decoded; it may be damaged or incomplete ({_short(e)}).") from None
+    if min_side and min(im.size) > min_side:
+        scale = min_side / min(im.size)
+        im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BILINEAR)
+    return im
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to RGB; transparent parts become white."""
+    if im.mode == "RGB":
+        return im
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16/32-bit greyscale: scale to 8 bits using the actual range of the data.
+        lo, hi = im.getextrema()
+        scale = 255 / max(hi - lo, 1)
+        im = im.point(lambda v: (v - lo) * scale).convert("L")
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def _short(e: Exception) -> str:
+    msg = str(e).strip().splitlines()
+    return (msg[0] if msg else type(e).__name__)[:120]
