@@ -1,0 +1,82 @@
+"""Build an image dataset, one folder per class, from web image search or URL lists.
+
+    python -m bear_classifier.dataset --out bears --per-class 150 "grizzly bear=grizzly" "black bear=black" "teddy bear=teddy"
+    python -m bear_classifier.dataset --out bears --urls grizzly=grizzly_urls.txt
+
+Reruns resume: finished URLs are skipped and search results are reused.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .download import Counts, Downloader
+from .search import SearchError, search_images
+
+BEAR_CLASSES = ["grizzly bear=grizzly", "black bear=black", "teddy bear=teddy"]
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """'search term=folder' -> (term, folder); a bare term uses itself as the folder name."""
+    term, _, folder = spec.partition("=")
+    term, folder = term.strip(), (folder or term).strip()
+    if not term or not folder or "/" in folder or folder.startswith("."):
+        raise ValueError(f"bad class spec {spec!r}; write it as 'search term=folder'")
+    return term, folder
+
+
+def cached_search(root: Path, term: str, folder: str, max_images: int, client=None) -> list[str]:
+    """Search once per (term, folder); reruns read <root>/.searches/<folder>.json."""
+    cache = Path(root) / ".searches" / f"{folder}.json"
+    if cache.exists():
+        saved = json.loads(cache.read_text())
+        if saved.get("term") == term and len(saved.get("urls", [])) >= max_images:
+            return saved["urls"][:max_images]
+    urls = search_images(term, max_images, client=client)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"term": term, "urls": urls}, indent=0))
+    return urls
+
+
+def build_dataset(root: Path, classes: dict[str, list[str]], workers: int = 16, timeout: float = 10.0,
+                  progress: bool = True) -> dict[str, Counts]:
+    """Download {folder: urls} into root/<folder>/ and return the counts per folder."""
+    dl = Downloader(root, workers=workers, timeout=timeout)
+    try:
+        return {folder: dl.download(urls, folder, progress) for folder, urls in classes.items()}
+    finally:
+        dl.close()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Download an image dataset: one folder per class.")
+    p.add_argument("classes", nargs="*", help="'search term=folder' per class (default: the three bears)")
+    p.add_argument("--out", type=Path, default=Path("bears"))
+    p.add_argument("--per-class", type=int, default=150, help="search results to download per class")
+    p.add_argument("--urls", action="append", default=[], metavar="FOLDER=FILE",
+                   help="download the URLs listed in FILE (one per line) into FOLDER instead of searching")
+    p.add_argument("--workers", type=int, default=16)
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    a = p.parse_args(argv)
+    try:
+        plan: dict[str, list[str]] = {}
+        for spec in a.urls:
+            folder, _, file = spec.partition("=")
+            if not folder or not file:
+                raise ValueError(f"bad --urls {spec!r}; write it as FOLDER=FILE")
+            plan[folder] = [u.strip() for u in Path(file).read_text().splitlines() if u.strip() and not u.startswith("#")]
+        for spec in a.classes or ([] if a.urls else BEAR_CLASSES):
+            term, folder = parse_spec(spec)
+            plan[folder] = cached_search(a.out, term, folder, a.per_class)
+            print(f"{term!r}: {len(plan[folder])} image URLs")
+        counts = build_dataset(a.out, plan, a.workers, a.timeout)
+    except (SearchError, ValueError, OSError) as e:
+        sys.exit(f"error: {e}")
+    for folder, c in counts.items():
+        print(f"{folder}: {c}")
+
+
+if __name__ == "__main__":
+    main()

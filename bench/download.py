@@ -1,0 +1,34 @@
+"""Download benchmark: 300 URLs from a local host, 10% failing in assorted ways.
+
+    .venv/bin/python bench/download.py     # prints JSON; target: seconds <= 30
+"""
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from imageserver import ImageServer, mixed_urls  # noqa: E402
+from bear_classifier.download import Downloader  # noqa: E402
+
+
+def main():
+    with ImageServer(slow=30) as server, tempfile.TemporaryDirectory() as tmp:
+        urls = mixed_urls(server, 300, 0.1)
+        dl = Downloader(Path(tmp))
+        t = time.perf_counter()
+        counts = dl.download(urls, "grizzly", progress=False)
+        seconds = time.perf_counter() - t
+        dl.close()
+        files = [p for p in Path(tmp, "grizzly").iterdir()]
+    print(json.dumps({"urls": len(urls), "workers": dl.workers, "timeout_s": dl.timeout, "seconds": round(seconds, 2),
+                      "saved": counts.saved, "failed": counts.failed, "duplicate": counts.duplicate,
+                      "failures": counts.failures, "files": len(files), "target_seconds": 30,
+                      "meets_target": seconds <= 30}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""A local image host on 127.0.0.1 for download tests and benchmarks.
+
+Routes: /img/<n>.<jpg|png|webp> (distinct images), /same/<k>.jpg (one image under many
+URLs), /slow/<n>.jpg (answers after `slow` seconds), /drip/<n>.jpg (image sent slowly),
+/status/<code>, /redirect/<n>.jpg, /html.jpg, /svg.jpg, /truncated.jpg, /huge.jpg.
+"""
+from __future__ import annotations
+
+import io
+import random
+import threading
+import time
+from functools import lru_cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from PIL import Image
+
+FORMATS = {"jpg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png"), "webp": ("WEBP", "image/webp")}
+
+
+@lru_cache(maxsize=None)
+def image(n: int, ext: str = "jpg", size=(160, 120)) -> bytes:
+    """A distinct, valid image for each n (random noise seeded by n)."""
+    rng = random.Random(n)
+    im = Image.frombytes("RGB", size, bytes(rng.getrandbits(8) for _ in range(size[0] * size[1] * 3)))
+    buf = io.BytesIO()
+    im.save(buf, FORMATS[ext][0])
+    return buf.getvalue()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    slow = 30.0
+    requests_seen: list[str] = []
+
+    def log_message(self, *args):
+        pass
+
+    def send(self, code: int, body: bytes, ctype: str = "image/jpeg", headers: dict | None = None):
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def do_GET(self):
+        Handler.requests_seen.append(self.path)
+        parts = self.path.split("?")[0].strip("/").split("/")
+        name = parts[-1]
+        stem, _, ext = name.partition(".")
+        if parts[0] == "img":
+            return self.send(200, image(int(stem), ext), FORMATS[ext][1])
+        if parts[0] == "same":
+            return self.send(200, image(10**6), "image/jpeg")
+        if parts[0] == "slow":
+            time.sleep(self.slow)
+            return self.send(200, image(int(stem)))
+        if parts[0] == "drip":
+            body = image(int(stem))
+            time.sleep(0.3)
+            return self.send(200, body)
+        if parts[0] == "status":
+            return self.send(int(stem), b"error", "text/plain", {"Retry-After": "1"} if stem == "429" else None)
+        if parts[0] == "redirect":
+            return self.send(302, b"", "text/plain", {"Location": f"/img/{stem}.jpg"})
+        if name == "html.jpg":
+            return self.send(200, b"<!DOCTYPE html><html><body>Image not found</body></html>", "image/jpeg")
+        if name == "svg.jpg":
+            return self.send(200, b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="9" height="9"/></svg>', "image/jpeg")
+        if name == "truncated.jpg":
+            return self.send(200, image(424242)[:600])
+        if name == "huge.jpg":
+            return self.send(200, b"\xff\xd8\xff" + b"\0" * (25 * 1024 * 1024))
+        return self.send(404, b"not found", "text/plain")
+
+
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # clients that hang up (timeouts, size caps) are part of the tests
+
+
+class ImageServer:
+    """Context manager running Handler on a free port; .url(path) builds URLs."""
+
+    def __init__(self, slow: float = 30.0):
+        Handler.slow = slow
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{path.lstrip('/')}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def mixed_urls(server: ImageServer, n: int = 300, failing: float = 0.1) -> list[str]:
+    """n URLs of which a `failing` share fails in assorted ways (the rest are distinct images)."""
+    bad = ["status/404", "status/500", "status/429", "html.jpg", "svg.jpg", "truncated.jpg", "huge.jpg", "slow/1.jpg"]
+    n_bad = int(n * failing)
+    urls = [server.url(f"{bad[i % len(bad)]}?{i}") for i in range(n_bad)]
+    exts = ["jpg", "png", "webp"]
+    urls += [server.url(f"img/{i}.{exts[i % 3]}") for i in range(n - n_bad)]
+    random.Random(0).shuffle(urls)
+    return urls
+
+
+if __name__ == "__main__":  # serve for manual or subprocess use: prints the base URL
+    import sys
+    with ImageServer(float(sys.argv[1]) if len(sys.argv) > 1 else 30.0) as s:
+        print(s.url(""), flush=True)
+        threading.Event().wait()
