@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import DataError, build_cache, sha256_file, scan
+from .data import DataError, _first_per_class, read_decisions, scan, sha256_file
 from .images import open_image
 
 
@@ -63,10 +63,11 @@ def out_of_fold(features: np.ndarray, labels: list[str], folds: int = 5, seed: i
 
 
 def find_suspects(data: Path, negatives: Path | None = None, decisions: Path | None = None,
-                  threshold: float = 0.5, arch: str = "lite0") -> list[dict]:
+                  threshold: float = 0.5, arch: str = "lite0", per_class: int | None = None) -> list[dict]:
     """Images whose out-of-fold probability of their own label is below `threshold`, worst first."""
     items = scan(data, negatives)
-    from .data import read_decisions
+    if per_class:
+        items = _first_per_class(items, per_class)
     rules = read_decisions(decisions)
     rows, paths, labels = [], [], []
     for it in items:
@@ -81,7 +82,7 @@ def find_suspects(data: Path, negatives: Path | None = None, decisions: Path | N
         paths.append(it.path)
         labels.append(rule.get("label") or it.label)
         rows.append({"sha256": sha, "path": str(it.path), "label": labels[-1]})
-    probs, classes = out_of_fold(embed(paths, arch), labels)
+    probs, classes = out_of_fold(embed(paths, arch), labels, folds=min(5, min(labels.count(c) for c in set(labels))))
     out = []
     for row, p in zip(rows, probs):
         own = p[classes.index(row["label"])]
@@ -113,3 +114,41 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
+
+
+def show_suspects(suspects: list[dict], ncols: int = 4):
+    """A grid of suspect images titled 'label -> suggested (p)', for review in the notebook."""
+    import matplotlib.pyplot as plt
+
+    if not suspects:
+        return None
+    nrows = (len(suspects) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3 * ncols, 3.2 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, s in zip(axes.flat, suspects):
+        im = open_image(s["path"], min_side=200)
+        ax.imshow(im)
+        ax.set_title(f"{s['label']} -> {s['suggested']} ({s['p_suggested']:.2f})", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def record_cleaner(cleaner, decisions: Path, cache: Path, reason: str = "ImageClassifierCleaner") -> int:
+    """Turn fastai's ImageClassifierCleaner choices into decisions (never touching any file).
+
+    Cache files are named by the sha256 of their source, so a choice made on the cache
+    applies to the original photo. Returns how many decisions were added or changed.
+    """
+    import json
+
+    from .data import write_decisions
+
+    sources = json.loads((Path(cache) / ".sources.json").read_text())
+    rules = read_decisions(decisions)
+    changes = [(i, "drop", "") for i in cleaner.delete()] + [(i, "relabel", c) for i, c in cleaner.change()]
+    for idx, action, label in changes:
+        sha = Path(cleaner.fns[idx]).stem
+        rules[sha] = {"sha256": sha, "action": action, "label": label, "path": sources.get(sha, ""), "reason": reason}
+    write_decisions(decisions, rules)
+    return len(changes)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -86,6 +87,16 @@ def scan(data: Path, negatives: Path | None = None) -> list[Item]:
     return items
 
 
+def _first_per_class(items: list[Item], n: int) -> list[Item]:
+    seen: dict[str, int] = {}
+    kept = []
+    for item in items:
+        seen[item.label] = seen.get(item.label, 0) + 1
+        if seen[item.label] <= n:
+            kept.append(item)
+    return kept
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -123,7 +134,7 @@ def _cache_one(job: tuple[str, str, int]) -> tuple[str, str | None]:
     src, dst, side = job
     try:
         sha = sha256_file(Path(src))
-        out = Path(dst.format(sha=sha[:16]))
+        out = Path(dst.format(sha=sha))
         if not out.exists():
             im = open_image(src, min_side=side)
             if min(im.size) < 16:
@@ -139,14 +150,19 @@ def _cache_one(job: tuple[str, str, int]) -> tuple[str, str | None]:
 
 
 def build_cache(data: Path, cache: Path, decisions: Path | None = None, negatives: Path | None = None,
-                side: int = CACHE_SIDE, workers: int | None = None, verbose: bool = True) -> Report:
+                side: int = CACHE_SIDE, per_class: int | None = None, workers: int | None = None,
+                verbose: bool = True) -> Report:
     """Verify every image and write an upright RGB JPEG (shorter side at most `side`) per usable
-    image to cache/<label>/<sha16>.jpg, applying cleaning decisions.
+    image to cache/<label>/<sha256>.jpg, applying cleaning decisions.
 
     The cache is keyed by content, so reruns only decode new files; files in the cache
     that no longer belong (dropped, relabelled, deleted at the source) are removed.
+    `per_class` keeps only the first n files of each class, for quick runs.
+    cache/.sources.json maps each sha256 to the file it came from.
     """
     items = scan(data, negatives)
+    if per_class:
+        items = _first_per_class(items, per_class)
     rules = read_decisions(decisions)
     cache = Path(cache)
     staging = cache / ".all"
@@ -156,7 +172,7 @@ def build_cache(data: Path, cache: Path, decisions: Path | None = None, negative
     with ProcessPoolExecutor(workers) as pool:
         results = list(_progress(pool.map(_cache_one, jobs, chunksize=8), len(jobs), verbose))
 
-    report, wanted = Report(), {}
+    report, wanted, sources = Report(), {}, {}
     for item, (sha, error) in zip(items, results):
         if error:
             report.skipped.append((item.path, error))
@@ -169,13 +185,14 @@ def build_cache(data: Path, cache: Path, decisions: Path | None = None, negative
         if rule and rule["action"] == "relabel" and rule["label"] != label:
             label = rule["label"]
             report.relabelled += 1
-        key = sha[:16]
-        if key in wanted:
+        if sha in wanted:
             report.duplicates += 1
             continue
-        wanted[key] = label
+        wanted[sha] = label
+        sources[sha] = str(item.path)
         report.counts[label] = report.counts.get(label, 0) + 1
     _sync_links(cache, staging, wanted)
+    (cache / ".sources.json").write_text(json.dumps(sources, indent=0))
     if verbose:
         for path, error in report.skipped:
             print(f"skipped {path}: {error}", file=sys.stderr)

@@ -50,6 +50,19 @@ def build_dataset(root: Path, classes: dict[str, list[str]], workers: int = 16, 
         dl.close()
 
 
+def download_dataset(root: Path, specs: list[str], per_class: int = 150, client=None, **kw) -> dict[str, Counts]:
+    """Search each 'term=folder' spec and download the results into root/<folder>/."""
+    plan = {}
+    for spec in specs:
+        term, folder = parse_spec(spec)
+        plan[folder] = cached_search(root, term, folder, per_class, client)
+        print(f"{term!r}: {len(plan[folder])} image URLs")
+    counts = build_dataset(root, plan, **kw)
+    for folder, c in counts.items():
+        print(f"{folder}: {c}")
+    return counts
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="Download an image dataset: one folder per class.")
     p.add_argument("classes", nargs="*", help="'search term=folder' per class (default: the three bears)")
@@ -67,15 +80,13 @@ def main(argv=None):
             if not folder or not file:
                 raise ValueError(f"bad --urls {spec!r}; write it as FOLDER=FILE")
             plan[folder] = [u.strip() for u in Path(file).read_text().splitlines() if u.strip() and not u.startswith("#")]
-        for spec in a.classes or ([] if a.urls else BEAR_CLASSES):
-            term, folder = parse_spec(spec)
-            plan[folder] = cached_search(a.out, term, folder, a.per_class)
-            print(f"{term!r}: {len(plan[folder])} image URLs")
-        counts = build_dataset(a.out, plan, a.workers, a.timeout)
+        if plan:
+            for folder, c in build_dataset(a.out, plan, a.workers, a.timeout).items():
+                print(f"{folder}: {c}")
+        if a.classes or not a.urls:
+            download_dataset(a.out, a.classes or BEAR_CLASSES, a.per_class, workers=a.workers, timeout=a.timeout)
     except (SearchError, ValueError, OSError) as e:
         sys.exit(f"error: {e}")
-    for folder, c in counts.items():
-        print(f"{folder}: {c}")
 
 
 if __name__ == "__main__":

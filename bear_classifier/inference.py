@@ -96,7 +96,12 @@ class Classifier:
             return Prediction(message=str(e))
         except Exception as e:  # the app must survive anything a file can do to a decoder
             return Prediction(message=f"Sorry, this picture could not be classified ({type(e).__name__}).")
-        by_class = dict(zip(self.vocab, probs))
-        label = max(by_class, key=by_class.get)
-        message = none_of_these([c for c in self.vocab if c != OTHER]) if label == OTHER else ""
-        return Prediction(label, by_class[label], by_class, message)
+        return self.decide(dict(zip(self.vocab, probs)))
+
+    def decide(self, probs: dict[str, float]) -> Prediction:
+        """Bear or not first (OTHER when its probability is at least one half), then which class."""
+        classes = [c for c in self.vocab if c != OTHER]
+        if probs.get(OTHER, 0.0) >= 0.5:
+            return Prediction(OTHER, probs[OTHER], probs, none_of_these(classes))
+        label = max(classes, key=probs.get)
+        return Prediction(label, probs[label], probs)

@@ -43,7 +43,18 @@ def make_learner(dls, recipe: Recipe):
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(label_smoothing=recipe.label_smoothing),
                     metrics=accuracy, splitter=split_params, train_bn=False, cbs=BnFreeze())
     learn.freeze()
+    freeze_batchnorm(model)
     return learn
+
+
+def freeze_batchnorm(model):
+    """Stop every batch-norm layer from learning; fastai's BnFreeze then keeps their
+    ImageNet running statistics (eval mode), which small noisy batches would spoil."""
+    from torch import nn
+
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.requires_grad_(False)
 
 
 def fit(learn, recipe: Recipe):
@@ -52,9 +63,29 @@ def fit(learn, recipe: Recipe):
         learn.fit_one_cycle(recipe.head_epochs, recipe.head_lr)
     if recipe.stage_epochs:
         learn.freeze_to(-2)
+        freeze_batchnorm(learn.model)
         learn.fit_one_cycle(recipe.stage_epochs, slice(recipe.stage_lr / 10, recipe.stage_lr))
         learn.freeze()
     return learn
+
+
+def export_learner(learn, out: Path) -> Path:
+    """Export for load_learner; the pickle references only fastai, timm and torch, not this package."""
+    from fastai.vision.all import trainable_params
+
+    learn.opt, learn.splitter = None, trainable_params  # optimizer state is not exported anyway
+    out = Path(out).absolute()
+    learn.export(out)
+    return out
+
+
+def versions() -> dict[str, str]:
+    import fastai
+    import PIL
+    import timm
+    import torch
+    return {"python": sys.version.split()[0], "torch": torch.__version__, "fastai": fastai.__version__,
+            "timm": timm.__version__, "pillow": PIL.__version__}
 
 
 def train(data: Path, out: Path = Path("export.pkl"), negatives: Path | None = None, decisions: Path | None = None,
@@ -74,13 +105,13 @@ def train(data: Path, out: Path = Path("export.pkl"), negatives: Path | None = N
     fit(learn, recipe)
     loss, acc = learn.validate()
     t_train = time.time() - t0 - t_cache
-    learn.export(Path(out).absolute())
+    export_learner(learn, out)
     facts = {"recipe": asdict(recipe), "vocab": list(dls.vocab), "counts": report.counts,
              "train_images": len(dls.train_ds), "valid_images": len(dls.valid_ds),
              "valid_loss": round(float(loss), 4), "valid_accuracy": round(float(acc), 4),
              "skipped": len(report.skipped), "dropped": report.dropped, "relabelled": report.relabelled,
              "cache_seconds": round(t_cache, 1), "train_seconds": round(t_train, 1),
-             "torch_threads": torch.get_num_threads()}
+             "torch_threads": torch.get_num_threads(), "versions": versions()}
     return learn, facts
 
 

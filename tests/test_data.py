@@ -87,8 +87,8 @@ def test_cache_is_incremental_and_follows_decisions(tmp_path):
     report = build_cache(data, cache, decisions, verbose=False)
     assert (report.dropped, report.relabelled) == (1, 1)
     assert report.counts == {"grizzly": 7, "black": 4, "teddy": 6}
-    assert not (cache / "black" / f"{sha256_file(victim)[:16]}.jpg").exists()
-    assert (cache / "grizzly" / f"{sha256_file(moved)[:16]}.jpg").exists()
+    assert not (cache / "black" / f"{sha256_file(victim)}.jpg").exists()
+    assert (cache / "grizzly" / f"{sha256_file(moved)}.jpg").exists()
     # Dropping the decisions restores the original labels.
     report = build_cache(data, cache, verbose=False)
     assert report.counts == {"grizzly": 6, "black": 6, "teddy": 6}

@@ -1,0 +1,85 @@
+"""Inference benchmark: `classify` versus the book's `learn.predict(PILImage.create(bytes))`,
+on the same exported model in the same run.
+
+    .venv/bin/python bench/inference.py [export.pkl]     # prints JSON
+Targets (2 cores): 12 MP JPEG p50 <= 60 ms and >= 10x faster than learn.predict;
+1 MP JPEG p50 <= 30 ms; app start (imports + load) <= 4 s.
+"""
+import io
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+MODEL = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "export.pkl"
+
+START = """
+import time, resource
+t = time.perf_counter()
+from bear_classifier.inference import Classifier
+t_import = time.perf_counter() - t
+clf = Classifier.load({model!r})
+t_total = time.perf_counter() - t
+print(t_import, t_total - t_import, t_total)
+"""
+
+
+def photo(size, fmt="JPEG") -> bytes:
+    """A photo-like test image: a real bear photo scaled up to `size` (or a smooth gradient)."""
+    from PIL import Image
+    src = sorted((ROOT.parent / "shared/data/bears-test/grizzly").glob("*.jpg"))
+    im = Image.open(src[0]).convert("RGB").resize(size) if src else Image.linear_gradient("L").convert("RGB").resize(size)
+    buf = io.BytesIO()
+    im.save(buf, fmt, quality=90)
+    return buf.getvalue()
+
+
+def timings(fn, n):
+    fn()  # warm-up
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    out.sort()
+    return {"p50_ms": round(statistics.median(out), 1), "p95_ms": round(out[int(0.95 * (len(out) - 1))], 1), "n": n}
+
+
+def main():
+    import torch
+
+    start = subprocess.run([sys.executable, "-c", START.format(model=str(MODEL))], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split()
+    from fastai.learner import load_learner
+    from fastai.vision.core import PILImage
+
+    from bear_classifier.inference import Classifier
+
+    t = time.perf_counter()
+    clf = Classifier.load(MODEL)
+    load_s = time.perf_counter() - t
+    learn = load_learner(MODEL)
+    inputs = {"jpeg_12mp": photo((4000, 3000)), "jpeg_1mp": photo((1152, 864)), "png_1mp": photo((1152, 864), "PNG")}
+    result = {"model": str(MODEL), "torch_threads": torch.get_num_threads(),
+              "app_start_s": {"import": round(float(start[0]), 2), "load_learner": round(float(start[1]), 2),
+                              "total": round(float(start[2]), 2)},
+              "load_learner_in_process_s": round(load_s, 2)}
+    for name, data in inputs.items():
+        ours = timings(lambda: clf.classify(data), 30)
+        book = timings(lambda: learn.predict(PILImage.create(data)), 10 if "12mp" in name else 20)
+        result[name] = {"bytes": len(data), "classify": ours, "learn_predict": book,
+                        "speedup_p50": round(book["p50_ms"] / ours["p50_ms"], 1)}
+    import resource
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    result["targets"] = {"jpeg_12mp_p50_ms": 60, "jpeg_12mp_speedup": 10, "jpeg_1mp_p50_ms": 30, "app_start_s": 4}
+    result["meets_targets"] = (result["jpeg_12mp"]["classify"]["p50_ms"] <= 60 and result["jpeg_12mp"]["speedup_p50"] >= 10
+                               and result["jpeg_1mp"]["classify"]["p50_ms"] <= 30 and float(start[2]) <= 4)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

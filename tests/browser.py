@@ -1,0 +1,104 @@
+"""Start the app the two ways users get it, and drive it in Debian's chromium with Playwright.
+
+Used by tests/test_browser.py and bench/app.py.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+ANSWER = ".bear-result, .bear-message"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer in {timeout}s")
+
+
+@contextmanager
+def serve(kind: str, log: Path | None = None):
+    """Yield the app's URL, served by `voila bears.ipynb` ("voila") or, as on Binder, by
+    `jupyter server` through binder/start at /voila/render/bears.ipynb ("jupyter")."""
+    port = free_port()
+    if kind == "voila":
+        cmd = [str(BIN / "voila"), "bears.ipynb", f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1"]
+        url = f"http://127.0.0.1:{port}/"
+    else:
+        cmd = ["bash", "binder/start", str(BIN / "jupyter"), "server", f"--port={port}", "--no-browser",
+               "--ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={ROOT}"]
+        url = f"http://127.0.0.1:{port}/voila/render/bears.ipynb"
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "JUPYTER_PLATFORM_DIRS": "1"}
+    out = open(log, "w") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/api" if kind == "jupyter" else url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log:
+            out.close()
+
+
+def chromium_available() -> bool:
+    return Path(CHROMIUM).exists() or shutil.which("chromium") is not None
+
+
+@contextmanager
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def open_app(page, url: str, timeout_ms: int = 120_000):
+    page.goto(url, timeout=timeout_ms)
+    page.locator("input[type=file]").wait_for(state="attached", timeout=timeout_ms)
+    page.get_by_role("button", name="Classify").wait_for(timeout=timeout_ms)
+
+
+def classify_file(page, path: Path, timeout_ms: int = 60_000) -> str:
+    """Upload `path`, press Classify, and return the answer the app shows."""
+    answer = page.locator(ANSWER)
+    before = answer.first.inner_text() if answer.count() else ""
+    page.locator("input[type=file]").set_input_files(str(path))
+    page.get_by_role("button", name="Classify").click()
+    page.wait_for_function(
+        """([sel, before]) => { const e = document.querySelector(sel);
+               return e && e.innerText.trim() && e.innerText.trim() !== before.trim(); }""",
+        arg=[ANSWER, before], timeout=timeout_ms)
+    return answer.first.inner_text().strip()

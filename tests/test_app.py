@@ -1,0 +1,68 @@
+"""The app's widget logic, driven from Python as the browser would drive it."""
+import datetime
+
+import pytest
+from PIL import Image
+
+from conftest import first_photo, jpeg_bytes
+from bear_classifier.app import BearApp, bars_html, upload_bytes
+
+
+def upload(app: BearApp, data: bytes, name="photo.jpg", mime="image/jpeg"):
+    """Set FileUpload.value exactly as ipywidgets 8 does: a tuple of dicts with a memoryview."""
+    app.upload.value = ({"name": name, "type": mime, "size": len(data), "content": memoryview(data),
+                         "last_modified": datetime.datetime.now()},)
+
+
+@pytest.fixture
+def app(baseline):
+    return BearApp(baseline)
+
+
+def test_classifies_a_real_upload_in_the_seed_format(app):
+    upload(app, first_photo("grizzly").read_bytes())
+    app.button.click()
+    assert "Prediction: grizzly; Probability: 0." in app.answer.value
+    assert app.image.value[:3] == b"\xff\xd8\xff" and app.image.layout.display == ""
+    assert app.bars.value.count("bear-bar") == 3
+    assert not app.button.disabled and app.button.description == "Classify"
+
+
+def test_bad_uploads_get_a_message_and_the_app_keeps_working(app):
+    app.button.click()
+    assert "Choose a photo first" in app.answer.value
+    for bad in (b"", b"%PDF-1.4 not a picture", jpeg_bytes((300, 300))[:200]):
+        upload(app, bad, "x.pdf", "application/pdf")
+        app.button.click()
+        assert "bear-message" in app.answer.value and "Traceback" not in app.answer.value
+        assert app.bars.value == "" and app.image.layout.display == "none"
+    upload(app, first_photo("teddy").read_bytes())
+    app.button.click()
+    assert "Prediction: teddy" in app.answer.value
+
+
+def test_a_new_upload_clears_the_previous_answer(app):
+    upload(app, first_photo("black").read_bytes())
+    app.button.click()
+    assert app.answer.value
+    upload(app, jpeg_bytes())
+    assert app.answer.value == "" and app.bars.value == ""
+
+
+def test_a_crashing_classifier_never_reaches_the_user(app, monkeypatch):
+    monkeypatch.setattr(app.classifier, "classify", lambda data: 1 / 0)
+    upload(app, jpeg_bytes())
+    assert app.classify() is None
+    assert "something went wrong" in app.answer.value
+
+
+def test_picker_takes_images_and_controls_are_thumb_sized(app):
+    assert app.upload.accept == "image/*" and not app.upload.multiple
+    assert app.upload.layout.height == app.button.layout.height == "48px"
+    assert app.widget.layout.max_width == "640px" and app.upload.layout.width == "100%"
+
+
+def test_helpers():
+    assert upload_bytes(type("U", (), {"value": ()})()) is None
+    html = bars_html({"grizzly": 0.9, "other": 0.1})
+    assert html.index("grizzly") < html.index("not a bear") and "90.0%" in html
