@@ -63,6 +63,7 @@ def main():
     clf = Classifier.load(MODEL)
     load_s = time.perf_counter() - t
     learn = load_learner(MODEL)
+    learn.no_bar()  # learn.predict would print a progress bar per call
     inputs = {"jpeg_12mp": photo((4000, 3000)), "jpeg_1mp": photo((1152, 864)), "png_1mp": photo((1152, 864), "PNG")}
     result = {"model": str(MODEL), "torch_threads": torch.get_num_threads(),
               "app_start_s": {"import": round(float(start[0]), 2), "load_learner": round(float(start[1]), 2),
