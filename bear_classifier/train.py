@@ -101,7 +101,10 @@ def train(data: Path, out: Path = Path("export.pkl"), negatives: Path | None = N
     dls = dataloaders(cache, recipe.arch, recipe.size, recipe.bs, recipe.seed, min_scale=recipe.min_scale)
     learn = make_learner(dls, recipe)
     if not verbose:
-        learn.no_bar(), learn.no_logging()
+        from fastai.callback.progress import ProgressCallback
+        from fastcore.basics import noop
+        learn.remove_cb(ProgressCallback)
+        learn.logger = noop
     fit(learn, recipe)
     loss, acc = learn.validate()
     t_train = time.time() - t0 - t_cache

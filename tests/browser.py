@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,17 +27,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120):
+def wait_port(port: int, proc: subprocess.Popen, timeout: float = 120):
+    """Wait until the server listens (without requesting a page, which would start a kernel)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
         except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer in {timeout}s")
+            time.sleep(0.05)
+    raise TimeoutError(f"port {port} did not open in {timeout}s")
 
 
 @contextmanager
@@ -51,13 +51,13 @@ def serve(kind: str, log: Path | None = None):
         url = f"http://127.0.0.1:{port}/"
     else:
         cmd = ["bash", "binder/start", str(BIN / "jupyter"), "server", f"--port={port}", "--no-browser",
-               "--ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={ROOT}"]
+               "--ip=127.0.0.1", "--allow-root", "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={ROOT}"]
         url = f"http://127.0.0.1:{port}/voila/render/bears.ipynb"
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "JUPYTER_PLATFORM_DIRS": "1"}
     out = open(log, "w") if log else subprocess.DEVNULL
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_http(f"http://127.0.0.1:{port}/api" if kind == "jupyter" else url, proc)
+        wait_port(port, proc)
         yield url
     finally:
         proc.terminate()
@@ -87,15 +87,23 @@ def browser():
 
 def open_app(page, url: str, timeout_ms: int = 120_000):
     page.goto(url, timeout=timeout_ms)
-    page.locator("input[type=file]").wait_for(state="attached", timeout=timeout_ms)
+    page.locator(".widget-upload").wait_for(timeout=timeout_ms)
     page.get_by_role("button", name="Classify").wait_for(timeout=timeout_ms)
+
+
+def choose_file(page, path: Path):
+    """Pick `path` in the upload button's file chooser, as a person would; returns the chooser."""
+    with page.expect_file_chooser() as chooser:
+        page.locator(".widget-upload").click()
+    chooser.value.set_files(str(path))
+    return chooser.value
 
 
 def classify_file(page, path: Path, timeout_ms: int = 60_000) -> str:
     """Upload `path`, press Classify, and return the answer the app shows."""
     answer = page.locator(ANSWER)
     before = answer.first.inner_text() if answer.count() else ""
-    page.locator("input[type=file]").set_input_files(str(path))
+    choose_file(page, path)
     page.get_by_role("button", name="Classify").click()
     page.wait_for_function(
         """([sel, before]) => { const e = document.querySelector(sel);
