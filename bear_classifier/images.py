@@ -30,12 +30,12 @@ class BadImage(ValueError):
     """An input that is not a usable picture; str() is a one-line message for people."""
 
 
-def open_image(source: bytes | str | Path, min_side: int | None = None) -> Image.Image:
+def open_image(source: bytes | str | Path, min_side: int | None = None, shrink: bool = True) -> Image.Image:
     """Decode `source` (bytes or a path) to an upright RGB image.
 
-    With `min_side`, big JPEGs are decoded at reduced scale and the result is shrunk
-    so that its shorter side is `min_side` (smaller images are left as they are).
-    Raises BadImage with a one-line message for people.
+    With `min_side`, big JPEGs are decoded at reduced scale (both sides stay >= min_side)
+    and, if `shrink`, the result is resized so that its shorter side is `min_side`
+    (smaller images are left as they are). Raises BadImage with a one-line message.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
@@ -68,7 +68,7 @@ def open_image(source: bytes | str | Path, min_side: int | None = None) -> Image
         raise BadImage("This file is not an image we can read (try a JPEG, PNG, WebP or HEIC photo).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise BadImage(f"The image could not be decoded; it may be damaged or incomplete ({_short(e)}).") from None
-    if min_side and min(im.size) > min_side:
+    if min_side and shrink and min(im.size) > min_side:
         scale = min_side / min(im.size)
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BILINEAR)
     return im

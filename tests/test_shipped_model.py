@@ -1,0 +1,61 @@
+"""The committed export.pkl: small, loadable with only the requirements, and as good as its card says."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, shared
+from bear_classifier.evaluate import score_bears, score_negatives
+from bear_classifier.inference import Classifier
+
+MODEL = ROOT / "export.pkl"
+# Floors: the figures in MODEL_CARD.md, rounded down (held-out photos, never used for training or tuning).
+BEARS_TEST_FLOOR = 0.93
+NOTBEARS_TEST_FLOOR = 0.90
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return Classifier.load(MODEL)
+
+
+def test_export_is_small_and_loads_in_a_fresh_process(tmp_path):
+    assert MODEL.stat().st_size <= 15e6
+    code = f"from fastai.learner import load_learner; print(list(load_learner({str(MODEL)!r}).dls.vocab))"
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == "['black', 'grizzly', 'other', 'teddy']"
+
+
+def test_card_facts_match_the_model(shipped):
+    facts = json.loads((ROOT / "export.json").read_text())
+    assert facts["vocab"] == shipped.vocab and facts["recipe"]["arch"] == "lite0"
+
+
+def test_held_out_bears(shipped):
+    result = score_bears(shipped, shared("bears-test"))
+    print(json.dumps(result, indent=1))
+    assert result["images"] == 120
+    assert result["accuracy"] >= BEARS_TEST_FLOOR
+
+
+def test_held_out_negatives_are_answered_none_of_these(shipped):
+    result = score_negatives(shipped, shared("notbears-test"))
+    print(json.dumps(result, indent=1))
+    assert result["images"] == 78
+    assert result["rejection_rate"] >= NOTBEARS_TEST_FLOOR
+
+
+def test_classify_matches_learn_predict_on_ordinary_photos(shipped):
+    from fastai.learner import load_learner
+    from fastai.vision.core import PILImage
+
+    learn = load_learner(MODEL)
+    photos = sorted(shared("bears-test").glob("*/*.jpg"))[::6]
+    with learn.no_bar():
+        for p in photos:
+            expected = learn.predict(PILImage.create(p))[2]
+            got = shipped.classify(p.read_bytes())
+            diff = max(abs(got.probs[c] - float(expected[i])) for i, c in enumerate(learn.dls.vocab))
+            assert diff <= 0.02, (p.name, diff)
