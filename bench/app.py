@@ -1,5 +1,6 @@
 """App start-to-answer benchmark: seconds from starting `voila bears.ipynb` to a classified
-upload in headless chromium (cold: a new server and kernel each run).
+upload in headless chromium (cold: a new server and kernel each run), then the same for a
+second visitor of the running server.
 
     .venv/bin/python bench/app.py [runs]     # prints JSON; goal: <= 8 s
 """
@@ -25,8 +26,14 @@ def one_run(chromium, photo: Path) -> dict:
         answer = classify_file(page, photo)
         t_answer = time.perf_counter() - t0
         page.close()
+        t1 = time.perf_counter()  # a second visitor, served by the kernel Voila preheated meanwhile
+        page = chromium.new_page()
+        open_app(page, url)
+        classify_file(page, photo)
+        t_second = time.perf_counter() - t1
+        page.close()
     return {"server_up_s": round(t_server, 2), "app_ready_s": round(t_ready, 2), "answer_s": round(t_answer, 2),
-            "answer": answer}
+            "second_visitor_answer_s": round(t_second, 2), "answer": answer}
 
 
 def main():
@@ -35,7 +42,9 @@ def main():
     with browser() as chromium:
         results = [one_run(chromium, photo) for _ in range(runs)]
     median = statistics.median(r["answer_s"] for r in results)
-    print(json.dumps({"runs": results, "median_answer_s": median, "goal_s": 8, "meets_goal": median <= 8}, indent=1))
+    second = statistics.median(r["second_visitor_answer_s"] for r in results)
+    print(json.dumps({"runs": results, "median_answer_s": median, "median_second_visitor_answer_s": second,
+                      "goal_s": 8, "meets_goal": median <= 8}, indent=1))
 
 
 if __name__ == "__main__":
