@@ -4,8 +4,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DATA ?= ../shared/data/bears
 NEGATIVES ?= ../shared/data/notbears
-HELDOUT ?= ../shared/data/bears-test
-HELDOUT_NEG ?= ../shared/data/notbears-test
 PORT ?= 8866
 
 .PHONY: install dev app test train dataset suspects evaluate bench chromium
@@ -48,8 +46,8 @@ suspects: install
 	$(PY) -m bear_classifier.clean --data $(DATA) --negatives $(NEGATIVES) --decisions cleaning.csv --out suspects.csv
 
 ## Score export.pkl and the ImageNet-head baseline on the held-out photos
-evaluate: install
-	$(PY) -m bear_classifier.evaluate --model export.pkl --bears $(HELDOUT) --notbears $(HELDOUT_NEG) --baseline
+evaluate: dev
+	$(PY) bench/heldout.py export.pkl
 
 ## Benchmarks (each prints JSON)
 bench: dev
@@ -57,3 +55,4 @@ bench: dev
 	$(PY) bench/inference.py
 	$(PY) bench/train.py
 	$(PY) bench/app.py
+	$(PY) bench/heldout.py export.pkl

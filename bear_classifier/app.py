@@ -10,7 +10,8 @@ import io
 
 import ipywidgets as widgets
 
-from .images import BadImage, open_image
+from PIL import Image
+
 from .inference import Classifier, Prediction
 
 TOUCH = "48px"
@@ -26,9 +27,9 @@ def upload_bytes(upload: widgets.FileUpload) -> tuple[str, bytes] | None:
     return f.get("name", ""), bytes(f["content"])
 
 
-def preview_jpeg(data: bytes) -> bytes:
-    """A small upright JPEG of the upload for display (EXIF orientation applied)."""
-    im = open_image(data, min_side=PREVIEW_SIDE)
+def preview_jpeg(im: Image.Image) -> bytes:
+    """A small JPEG of the (already upright) upload for display."""
+    im = im.copy()
     im.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=85)
@@ -89,11 +90,9 @@ class BearApp:
                 return None
             _, data = upload
             pred = self.classifier.classify(data)
-            try:
-                self.image.value = preview_jpeg(data)
-                self.image.layout.display = ""
-            except BadImage:
-                self.image.layout.display = "none"
+            if pred.image is not None:
+                self.image.value = preview_jpeg(pred.image)
+            self.image.layout.display = "" if pred.image is not None else "none"
             self._say(pred.text(), "result" if pred.ok else "message")
             self.bars.value = bars_html(pred.probs) if pred.probs else ""
             return pred

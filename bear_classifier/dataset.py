@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from .download import Counts, Downloader
+from .download import Counts, download_images
 from .search import SearchError, search_images
 
 BEAR_CLASSES = ["grizzly bear=grizzly", "black bear=black", "teddy bear=teddy"]
@@ -43,11 +43,8 @@ def cached_search(root: Path, term: str, folder: str, max_images: int, client=No
 def build_dataset(root: Path, classes: dict[str, list[str]], workers: int = 16, timeout: float = 10.0,
                   progress: bool = True) -> dict[str, Counts]:
     """Download {folder: urls} into root/<folder>/ and return the counts per folder."""
-    dl = Downloader(root, workers=workers, timeout=timeout)
-    try:
-        return {folder: dl.download(urls, folder, progress) for folder, urls in classes.items()}
-    finally:
-        dl.close()
+    return {folder: download_images(urls, Path(root) / folder, workers, timeout, progress)
+            for folder, urls in classes.items()}
 
 
 def download_dataset(root: Path, specs: list[str], per_class: int = 150, client=None, **kw) -> dict[str, Counts]:

@@ -112,8 +112,10 @@ def existing_hashes(root: Path) -> set[str]:
     """Content hashes of every image already in the dataset (all class folders)."""
     out = set()
     for p in Path(root).rglob("*"):
-        if p.is_file() and not p.name.startswith(".") and sniff(p.read_bytes()[:16]):
-            out.add(hashlib.sha256(p.read_bytes()).hexdigest())
+        if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST:
+            data = p.read_bytes()
+            if sniff(data):
+                out.add(hashlib.sha256(data).hexdigest())
     return out
 
 
@@ -191,6 +193,18 @@ class Downloader:
     def close(self):
         self.manifest.close()
         self.session.close()
+
+
+def download_images(urls: list[str], dest: Path, workers: int = 16, timeout: float = 10.0,
+                    progress: bool = True) -> Counts:
+    """Download `urls` into the class folder `dest`; its parent folder is the dataset, whose
+    manifest records what is done and whose images count for de-duplication."""
+    dest = Path(dest)
+    dl = Downloader(dest.parent, workers=workers, timeout=timeout)
+    try:
+        return dl.download(urls, dest.name, progress)
+    finally:
+        dl.close()
 
 
 def _bar(total: int, enabled: bool):

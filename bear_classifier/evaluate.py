@@ -43,6 +43,17 @@ def imagenet_baseline(classes=("black", "grizzly", "teddy"), arch: str = "lite0"
     return Classifier(create_classifier(list(classes), arch), list(classes), mean=STATS[arch][0], std=STATS[arch][1])
 
 
+def report(model: Path, bears: Path, notbears: Path | None = None, baseline: bool = False) -> dict:
+    """Scores of `model` (and optionally of the ImageNet-head baseline) on held-out folders."""
+    clf = Classifier.load(model)
+    out = {"model": str(model), "bears": score_bears(clf, bears)}
+    if notbears:
+        out["notbears"] = score_negatives(clf, notbears)
+    if baseline:
+        out["baseline_imagenet_head"] = score_bears(imagenet_baseline(), bears)
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="Score export.pkl (and the ImageNet-head baseline) on held-out folders.")
     p.add_argument("--model", type=Path, default=Path("export.pkl"))
@@ -50,12 +61,7 @@ def main(argv=None):
     p.add_argument("--notbears", type=Path, help="folder of pictures showing none of the classes")
     p.add_argument("--baseline", action="store_true", help="also score the ImageNet-head baseline in this run")
     a = p.parse_args(argv)
-    out = {"model": str(a.model), "bears": score_bears(Classifier.load(a.model), a.bears)}
-    if a.notbears:
-        out["notbears"] = score_negatives(Classifier.load(a.model), a.notbears)
-    if a.baseline:
-        out["baseline_imagenet_head"] = score_bears(imagenet_baseline(), a.bears)
-    print(json.dumps(out, indent=1))
+    print(json.dumps(report(a.model, a.bears, a.notbears, a.baseline), indent=1))
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ class Prediction:
     probability: float = 0.0
     probs: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    image: Image.Image | None = field(default=None, repr=False)  # the decoded, upright upload
 
     @property
     def ok(self) -> bool:
@@ -98,7 +99,9 @@ class Classifier:
             return Prediction(message=str(e))
         except Exception as e:  # the app must survive anything a file can do to a decoder
             return Prediction(message=f"Sorry, this picture could not be classified ({type(e).__name__}).")
-        return self.decide(dict(zip(self.vocab, probs)))
+        pred = self.decide(dict(zip(self.vocab, probs)))
+        pred.image = im
+        return pred
 
     def decide(self, probs: dict[str, float]) -> Prediction:
         """Bear or not first (OTHER when its probability is at least one half), then which class."""

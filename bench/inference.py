@@ -18,13 +18,15 @@ sys.path.insert(0, str(ROOT))
 MODEL = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "export.pkl"
 
 START = """
-import time, resource
-t = time.perf_counter()
+import time
+t0 = time.perf_counter()
 from bear_classifier.inference import Classifier
-t_import = time.perf_counter() - t
+t1 = time.perf_counter()
+from fastai.learner import load_learner
+t2 = time.perf_counter()
 clf = Classifier.load({model!r})
-t_total = time.perf_counter() - t
-print(t_import, t_total - t_import, t_total)
+t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2, t3 - t0)
 """
 
 
@@ -65,8 +67,9 @@ def main():
     learn = load_learner(MODEL)
     inputs = {"jpeg_12mp": photo((4000, 3000)), "jpeg_1mp": photo((1152, 864)), "png_1mp": photo((1152, 864), "PNG")}
     result = {"model": str(MODEL), "torch_threads": torch.get_num_threads(),
-              "app_start_s": {"import": round(float(start[0]), 2), "load_learner": round(float(start[1]), 2),
-                              "total": round(float(start[2]), 2)},
+              "app_start_s": {"import_package_and_torch": round(float(start[0]), 2),
+                              "import_fastai_learner": round(float(start[1]), 2),
+                              "load_learner": round(float(start[2]), 2), "total": round(float(start[3]), 2)},
               "load_learner_in_process_s": round(load_s, 2)}
     for name, data in inputs.items():
         ours = timings(lambda: clf.classify(data), 30)
@@ -78,7 +81,7 @@ def main():
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result["targets"] = {"jpeg_12mp_p50_ms": 60, "jpeg_12mp_speedup": 10, "jpeg_1mp_p50_ms": 30, "app_start_s": 4}
     result["meets_targets"] = (result["jpeg_12mp"]["classify"]["p50_ms"] <= 60 and result["jpeg_12mp"]["speedup_p50"] >= 10
-                               and result["jpeg_1mp"]["classify"]["p50_ms"] <= 30 and float(start[2]) <= 4)
+                               and result["jpeg_1mp"]["classify"]["p50_ms"] <= 30 and float(start[3]) <= 4)
     print(json.dumps(result, indent=1))
 
 
