@@ -1,6 +1,6 @@
 """Find label suspects automatically (confident learning on out-of-fold predictions).
 
-Each cached image is embedded once by the frozen pretrained backbone; a logistic
+Each image is embedded once by the frozen pretrained backbone; a logistic
 regression is fitted on 4 folds and predicts the 5th, so every image is judged by
 a model that never saw its label. Images whose own label gets a low out-of-fold
 probability are the suspects: review them (train.ipynb shows them) and record the
@@ -19,33 +19,29 @@ import numpy as np
 import torch
 
 from .data import DataError, _first_per_class, read_decisions, scan, sha256_file
-from .images import open_image
+from .images import BadImage, open_image
 
 
 @torch.inference_mode()
-def embed(paths: list[Path], arch: str = "lite0", size: int = 224, bs: int = 32) -> np.ndarray:
-    """Pooled backbone features of each image, with the validation transform (no head)."""
-    from .model import STATS, imagenet_model
+def embed(paths: list[Path], arch: str = "lite0", bs: int = 32) -> tuple[np.ndarray, list[int]]:
+    """Pooled backbone features (validation transform, no head) of every readable image,
+    and the indices of the images that could be read."""
+    from .inference import Classifier
+    from .model import STATS, backbone
 
-    model = imagenet_model(arch).to(memory_format=torch.channels_last)
-    mean, std = (torch.tensor(v).reshape(1, 3, 1, 1) for v in STATS[arch])
-    feats = []
-    for i in range(0, len(paths), bs):
-        x = torch.stack([_center(open_image(p, min_side=size), size) for p in paths[i:i + bs]])
-        x = (x - mean) / std
-        if hasattr(model, "forward_head"):
-            f = model.forward_head(model.forward_features(x), pre_logits=True)
-        else:
-            f = torch.flatten(model.avgpool(torch.nn.Sequential(*list(model.children())[:-2])(x)), 1)
-        feats.append(f.float().numpy())
-    return np.concatenate(feats)
-
-
-def _center(im, size: int) -> torch.Tensor:
-    side = min(im.size)
-    left, top = (im.width - side) // 2, (im.height - side) // 2
-    im = im.crop((left, top, left + side, top + side)).resize((size, size))
-    return torch.from_numpy(np.asarray(im, dtype=np.float32).copy()).permute(2, 0, 1) / 255
+    clf = Classifier(backbone(arch), [], mean=STATS[arch][0], std=STATS[arch][1])
+    feats, kept = [], []
+    for start in range(0, len(paths), bs):
+        batch = []
+        for i in range(start, min(start + bs, len(paths))):
+            try:
+                batch.append(clf.tensor(open_image(paths[i], min_side=2 * clf.resize_to, shrink=False)))
+                kept.append(i)
+            except BadImage:  # unreadable files are reported by build_cache, not judged here
+                pass
+        if batch:
+            feats.append(clf.model(torch.cat(batch)).float().numpy())
+    return np.concatenate(feats), kept
 
 
 def out_of_fold(features: np.ndarray, labels: list[str], folds: int = 5, seed: int = 42):
@@ -69,20 +65,16 @@ def find_suspects(data: Path, negatives: Path | None = None, decisions: Path | N
     if per_class:
         items = _first_per_class(items, per_class)
     rules = read_decisions(decisions)
-    rows, paths, labels = [], [], []
+    rows = []
     for it in items:
-        try:
-            sha = sha256_file(it.path)
-            open_image(it.path).close()
-        except Exception:  # unreadable files are reported by build_cache, not judged here
-            continue
+        sha = sha256_file(it.path)
         rule = rules.get(sha, {})
-        if rule.get("action") == "drop":
-            continue
-        paths.append(it.path)
-        labels.append(rule.get("label") or it.label)
-        rows.append({"sha256": sha, "path": str(it.path), "label": labels[-1]})
-    probs, classes = out_of_fold(embed(paths, arch), labels, folds=min(5, min(labels.count(c) for c in set(labels))))
+        if rule.get("action") != "drop":
+            rows.append({"sha256": sha, "path": str(it.path), "label": rule.get("label") or it.label})
+    features, kept = embed([Path(r["path"]) for r in rows], arch)
+    rows = [rows[i] for i in kept]
+    labels = [r["label"] for r in rows]
+    probs, classes = out_of_fold(features, labels, folds=min(5, min(labels.count(c) for c in set(labels))))
     out = []
     for row, p in zip(rows, probs):
         own = p[classes.index(row["label"])]

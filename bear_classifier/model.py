@@ -55,6 +55,13 @@ def _classifier_name(model: nn.Module) -> str:
     return "classifier" if hasattr(model, "classifier") else "fc"
 
 
+def backbone(arch: str = "lite0") -> nn.Module:
+    """The pretrained model without its classifier: images in, pooled features out."""
+    model = imagenet_model(arch)
+    setattr(model, _classifier_name(model), nn.Identity())
+    return model.to(memory_format=torch.channels_last)
+
+
 def create_classifier(vocab: list[str], arch: str = "lite0", imagenet_rows: dict[str, int] | None = None) -> nn.Module:
     """Pretrained backbone with a new linear head for `vocab`.
 
