@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - optional
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
 MAX_PIXELS = 100_000_000  # 100 MP: larger than any phone photo, far below a bomb.
+DRAFT_PIXELS = 4_000_000  # JPEGs above this decode at reduced scale; smaller ones exactly.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
@@ -33,7 +34,7 @@ class BadImage(ValueError):
 def open_image(source: bytes | str | Path, min_side: int | None = None, shrink: bool = True) -> Image.Image:
     """Decode `source` (bytes or a path) to an upright RGB image.
 
-    With `min_side`, big JPEGs are decoded at reduced scale (both sides stay >= min_side)
+    With `min_side`, JPEGs over 4 MP are decoded at reduced scale (both sides stay >= min_side)
     and, if `shrink`, the result is resized so that its shorter side is `min_side`
     (smaller images are left as they are). Raises BadImage with a one-line message.
     """
@@ -53,7 +54,7 @@ def open_image(source: bytes | str | Path, min_side: int | None = None, shrink: 
                 raise BadImage(f"The picture is too large ({w}x{h} pixels); the limit is {MAX_PIXELS // 1_000_000} megapixels.")
             if w < 1 or h < 1:
                 raise BadImage("The picture has no pixels.")
-            if min_side and im.format == "JPEG":
+            if min_side and im.format == "JPEG" and w * h > DRAFT_PIXELS:
                 # libjpeg decodes at 1/2, 1/4 or 1/8 scale, keeping both sides >= min_side.
                 im.draft("RGB", (min_side, min_side))
             im.seek(0)  # first frame of an animation

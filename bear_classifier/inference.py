@@ -91,8 +91,8 @@ class Classifier:
     def classify(self, data: bytes) -> Prediction:
         """Classify the bytes of one uploaded file. Never raises: problems come back as a message."""
         try:
-            # Decode big JPEGs at reduced scale but keep 2x the final size, so that tensor()'s
-            # single antialiased resize matches learn.predict (full decode) within 0.01.
+            # Decode JPEGs over 4 MP at reduced scale but keep 2x the final size, so that tensor()'s
+            # single antialiased resize stays close to learn.predict (which decodes in full).
             im = open_image(data, min_side=2 * self.resize_to, shrink=False)
             probs = self.probabilities([im])[0].tolist()
         except BadImage as e:

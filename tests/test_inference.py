@@ -130,5 +130,7 @@ def test_exif_rotated_photo_is_read_upright(baseline, orientation):
 
 
 def test_big_jpeg_is_decoded_at_reduced_scale():
-    im = open_image(jpeg_bytes((4000, 3000)), min_side=256)
-    assert min(im.size) == 256 and im.size[0] == 341
+    im = open_image(jpeg_bytes((4000, 3000)), min_side=256, shrink=False)
+    assert im.size == (500, 375)  # libjpeg's 1/8 scale: both sides still >= 256
+    assert open_image(jpeg_bytes((2000, 1500)), min_side=256, shrink=False).size == (2000, 1500)  # under 4 MP: exact
+    assert min(open_image(jpeg_bytes((4000, 3000)), min_side=256).size) == 256
