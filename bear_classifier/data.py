@@ -33,7 +33,6 @@ class DataError(ValueError):
 class Item:
     path: Path
     label: str
-    sha256: str = ""
 
 
 @dataclass

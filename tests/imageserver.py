@@ -31,7 +31,6 @@ def image(n: int, ext: str = "jpg", size=(160, 120)) -> bytes:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     slow = 30.0
-    requests_seen: list[str] = []
 
     def log_message(self, *args):
         pass
@@ -49,7 +48,6 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     def do_GET(self):
-        Handler.requests_seen.append(self.path)
         parts = self.path.split("?")[0].strip("/").split("/")
         name = parts[-1]
         stem, _, ext = name.partition(".")
@@ -116,9 +114,3 @@ def mixed_urls(server: ImageServer, n: int = 300, failing: float = 0.1) -> list[
     random.Random(0).shuffle(urls)
     return urls
 
-
-if __name__ == "__main__":  # serve for manual or subprocess use: prints the base URL
-    import sys
-    with ImageServer(float(sys.argv[1]) if len(sys.argv) > 1 else 30.0) as s:
-        print(s.url(""), flush=True)
-        threading.Event().wait()
