@@ -40,7 +40,7 @@ def bars_html(probs: dict[str, float]) -> str:
     """Horizontal probability bars for every class, largest first."""
     rows = []
     for name, p in sorted(probs.items(), key=lambda kv: -kv[1]):
-        label = "not a bear" if name == "other" else name
+        label = "none of these" if name == "other" else name
         colour = BAR_COLOURS.get(name, "#ef6c00")
         rows.append(
             f'<div class="bear-bar" style="display:flex;align-items:center;gap:8px;margin:4px 0">'

@@ -65,4 +65,4 @@ def test_picker_takes_images_and_controls_are_thumb_sized(app):
 def test_helpers():
     assert upload_bytes(type("U", (), {"value": ()})()) is None
     html = bars_html({"grizzly": 0.9, "other": 0.1})
-    assert html.index("grizzly") < html.index("not a bear") and "90.0%" in html
+    assert html.index("grizzly") < html.index("none of these") and "90.0%" in html
