@@ -12,11 +12,12 @@ import ipywidgets as widgets
 
 from PIL import Image
 
+from .data import OTHER
 from .inference import Classifier, Prediction
 
 TOUCH = "48px"
 PREVIEW_SIDE = 480
-BAR_COLOURS = {"other": "#9e9e9e"}
+BAR_COLOURS = {OTHER: "#9e9e9e"}
 
 
 def upload_bytes(upload: widgets.FileUpload) -> tuple[str, bytes] | None:
@@ -40,7 +41,7 @@ def bars_html(probs: dict[str, float]) -> str:
     """Horizontal probability bars for every class, largest first."""
     rows = []
     for name, p in sorted(probs.items(), key=lambda kv: -kv[1]):
-        label = "none of these" if name == "other" else name
+        label = "none of these" if name == OTHER else name
         colour = BAR_COLOURS.get(name, "#ef6c00")
         rows.append(
             f'<div class="bear-bar" style="display:flex;align-items:center;gap:8px;margin:4px 0">'
