@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import DataError, _first_per_class, read_decisions, scan, sha256_file
+from .data import DataError, read_decisions, scan, sha256_file
 from .images import BadImage, open_image
 
 
@@ -61,9 +61,7 @@ def out_of_fold(features: np.ndarray, labels: list[str], folds: int = 5, seed: i
 def find_suspects(data: Path, negatives: Path | None = None, decisions: Path | None = None,
                   threshold: float = 0.5, arch: str = "lite0", per_class: int | None = None) -> list[dict]:
     """Images whose out-of-fold probability of their own label is below `threshold`, worst first."""
-    items = scan(data, negatives)
-    if per_class:
-        items = _first_per_class(items, per_class)
+    items = scan(data, negatives, per_class)
     rules = read_decisions(decisions)
     rows = []
     for it in items:

@@ -54,11 +54,12 @@ def is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTS and not path.name.startswith(".")
 
 
-def scan(data: Path, negatives: Path | None = None) -> list[Item]:
+def scan(data: Path, negatives: Path | None = None, per_class: int | None = None) -> list[Item]:
     """List (path, label) for every image-named file; labels are the class folder names.
 
     `negatives` is a folder of pictures showing none of the classes (searched
-    recursively); they get the label "other". Raises DataError for unusable layouts.
+    recursively); they get the label "other". `per_class` keeps only the first n files
+    of each class, for quick runs. Raises DataError for unusable layouts.
     """
     data = Path(data)
     if not data.is_dir():
@@ -83,7 +84,7 @@ def scan(data: Path, negatives: Path | None = None) -> list[Item]:
         labels.append(OTHER)
     if len(labels) < 2:
         raise DataError(f"found only one class ({labels[0]}) in {data}; a classifier needs at least two class folders")
-    return items
+    return _first_per_class(items, per_class) if per_class else items
 
 
 def _first_per_class(items: list[Item], n: int) -> list[Item]:
@@ -156,12 +157,10 @@ def build_cache(data: Path, cache: Path, decisions: Path | None = None, negative
 
     The cache is keyed by content, so reruns only decode new files; files in the cache
     that no longer belong (dropped, relabelled, deleted at the source) are removed.
-    `per_class` keeps only the first n files of each class, for quick runs.
+    `per_class` keeps only the first n files of each class (see scan).
     cache/.sources.json maps each sha256 to the file it came from.
     """
-    items = scan(data, negatives)
-    if per_class:
-        items = _first_per_class(items, per_class)
+    items = scan(data, negatives, per_class)
     rules = read_decisions(decisions)
     cache = Path(cache)
     staging = cache / ".all"

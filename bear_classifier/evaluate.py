@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .data import OTHER, scan
+from .data import OTHER, is_image_name, scan
 from .inference import Classifier
 
 
@@ -26,7 +26,7 @@ def score_bears(clf: Classifier, folder: Path) -> dict:
 
 def score_negatives(clf: Classifier, folder: Path) -> dict:
     """Share of pictures answered "none of these" (only for models that have that class)."""
-    paths = sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp", ".gif"})
+    paths = sorted(p for p in Path(folder).rglob("*") if p.is_file() and is_image_name(p))
     misses = []
     for p in paths:
         pred = clf.classify(p.read_bytes())

@@ -2,7 +2,6 @@
 import datetime
 
 import pytest
-from PIL import Image
 
 from conftest import first_photo, jpeg_bytes
 from bear_classifier.app import BearApp, bars_html, upload_bytes

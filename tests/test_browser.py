@@ -1,6 +1,5 @@
 """The app in a real browser (Debian's chromium via Playwright), served by `voila bears.ipynb`
 and, as on Binder, by `jupyter server` at /voila/render/bears.ipynb."""
-import io
 import os
 
 import numpy as np

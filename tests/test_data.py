@@ -1,7 +1,6 @@
 """Scanning, verifying and caching a folder of class sub-folders; cleaning decisions."""
 import csv
 import hashlib
-import io
 
 import pytest
 from PIL import Image

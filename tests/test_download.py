@@ -1,5 +1,4 @@
 """The downloader against a local image host: failures, duplicates, atomicity, resume."""
-import os
 import signal
 import subprocess
 import sys
@@ -8,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from imageserver import ImageServer, mixed_urls
+from imageserver import ImageServer
 from bear_classifier.dataset import build_dataset, cached_search, parse_spec
 from bear_classifier.download import MANIFEST, Downloader, sniff
 
