@@ -69,14 +69,19 @@ class BearApp:
         self.answer = widgets.HTML(layout=full)
         self.bars = widgets.HTML(layout=full)
         self.button.on_click(lambda _: self.classify())
-        self.upload.observe(lambda _: self._clear(), names="value")
+        self.upload.observe(lambda _: self._received(), names="value")
         self.widget = widgets.VBox(
             [self.header, self.upload, self.button, self.image, self.answer, self.bars],
             layout=widgets.Layout(width="100%", max_width="640px", padding="0 8px", box_sizing="border-box"))
 
-    def _clear(self):
-        self.answer.value = self.bars.value = ""
+    def _received(self):
+        """A new upload has fully arrived: drop the last answer and say so, so that nobody
+        (on a slow phone connection, say) classifies the previous photo by mistake."""
+        self.bars.value = ""
         self.image.layout.display = "none"
+        if self.upload.value:
+            name = self.upload.value[-1].get("name") or "your photo"
+            self._say(f"Received {name}. Press Classify.", "ready")
 
     def _say(self, text: str, kind: str = "result"):
         self.answer.value = f"<p class='bear-{kind}' style='font-size:1.15em;margin:0.5em 0'>{html.escape(text)}</p>"

@@ -100,13 +100,10 @@ def choose_file(page, path: Path):
 
 
 def classify_file(page, path: Path, timeout_ms: int = 60_000) -> str:
-    """Upload `path`, press Classify, and return the answer the app shows."""
-    answer = page.locator(ANSWER)
-    before = answer.first.inner_text() if answer.count() else ""
+    """Upload `path`, wait until the app has received it, press Classify, and return the answer."""
     choose_file(page, path)
+    page.locator(".bear-ready", has_text=path.name).wait_for(timeout=timeout_ms)
     page.get_by_role("button", name="Classify").click()
-    page.wait_for_function(
-        """([sel, before]) => { const e = document.querySelector(sel);
-               return e && e.innerText.trim() && e.innerText.trim() !== before.trim(); }""",
-        arg=[ANSWER, before], timeout=timeout_ms)
-    return answer.first.inner_text().strip()
+    answer = page.locator(ANSWER).first
+    answer.wait_for(timeout=timeout_ms)
+    return answer.inner_text().strip()

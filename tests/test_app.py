@@ -40,12 +40,13 @@ def test_bad_uploads_get_a_message_and_the_app_keeps_working(app):
     assert "Prediction: teddy" in app.answer.value
 
 
-def test_a_new_upload_clears_the_previous_answer(app):
+def test_a_new_upload_replaces_the_previous_answer_with_a_receipt(app):
     upload(app, first_photo("black").read_bytes())
     app.button.click()
-    assert app.answer.value
-    upload(app, jpeg_bytes())
-    assert app.answer.value == "" and app.bars.value == ""
+    assert "Prediction: " in app.answer.value
+    upload(app, jpeg_bytes(), name="next.jpg")
+    assert "bear-ready" in app.answer.value and "Received next.jpg" in app.answer.value
+    assert "Prediction" not in app.answer.value and app.bars.value == "" and app.image.layout.display == "none"
 
 
 def test_a_crashing_classifier_never_reaches_the_user(app, monkeypatch):
