@@ -45,7 +45,7 @@ def bars_html(probs: dict[str, float]) -> str:
         colour = BAR_COLOURS.get(name, "#ef6c00")
         rows.append(
             f'<div class="bear-bar" style="display:flex;align-items:center;gap:8px;margin:4px 0">'
-            f'<span style="flex:0 0 6.5em;overflow:hidden;text-overflow:ellipsis">{html.escape(label)}</span>'
+            f'<span style="flex:0 0 7.5em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap">{html.escape(label)}</span>'
             f'<span style="flex:1 1 auto;background:#eee;border-radius:4px;height:14px;min-width:0">'
             f'<span style="display:block;height:14px;border-radius:4px;background:{colour};width:{100 * p:.1f}%"></span></span>'
             f'<span style="flex:0 0 4em;text-align:right">{p:.4f}</span></div>')
