@@ -228,8 +228,9 @@ def _progress(it, total, verbose):
 
 
 def dataloaders(cache: Path, arch: str = "lite0", size: int = 224, bs: int = 32, seed: int = 42,
-                valid_pct: float = 0.2, min_scale: float = 0.5, num_workers: int = 0):
-    """The chapter-2 DataBlock over a cache folder, normalised for `arch`."""
+                valid_pct: float = 0.2, min_scale: float = 0.5, num_workers: int = 0, splitter=None):
+    """The chapter-2 DataBlock over a cache folder, normalised for `arch`
+    (`splitter` replaces the seeded random 20% validation split)."""
     from fastai.vision.all import (CategoryBlock, DataBlock, ImageBlock, Normalize, RandomResizedCrop,
                                    RandomSplitter, aug_transforms, get_image_files, parent_label)
     from .model import STATS
@@ -237,7 +238,7 @@ def dataloaders(cache: Path, arch: str = "lite0", size: int = 224, bs: int = 32,
     block = DataBlock(
         blocks=(ImageBlock, CategoryBlock),
         get_items=get_image_files,
-        splitter=RandomSplitter(valid_pct=valid_pct, seed=seed),
+        splitter=splitter or RandomSplitter(valid_pct=valid_pct, seed=seed),
         get_y=parent_label,
         item_tfms=RandomResizedCrop(size, min_scale=min_scale),
         batch_tfms=[*aug_transforms(), Normalize.from_stats(*STATS[arch])],

@@ -77,8 +77,6 @@ def create_classifier(vocab: list[str], arch: str = "lite0", imagenet_rows: dict
     with torch.no_grad():
         head.weight.zero_()
         head.bias.zero_()
-        if not any(c in imagenet_rows for c in vocab):
-            nn.init.kaiming_uniform_(head.weight, a=5**0.5)
         for i, c in enumerate(vocab):
             if c in imagenet_rows:
                 head.weight[i] = old.weight[imagenet_rows[c]]
@@ -87,9 +85,14 @@ def create_classifier(vocab: list[str], arch: str = "lite0", imagenet_rows: dict
     return model.to(memory_format=torch.channels_last)  # ~1.6x faster convolutions on CPU
 
 
+def classifier_head(model: nn.Module) -> nn.Linear:
+    """The final linear layer (timm `classifier` or torchvision `fc`)."""
+    return getattr(model, _classifier_name(model))
+
+
 def split_params(model: nn.Module) -> list[list[nn.Parameter]]:
     """Parameter groups for fastai: [backbone, last stage, head], for freezing and discriminative LRs."""
-    head = getattr(model, _classifier_name(model))
+    head = classifier_head(model)
     if hasattr(model, "blocks"):  # timm EfficientNet
         last = [*model.blocks[-1].parameters(), *model.conv_head.parameters(), *model.bn2.parameters()]
     else:  # torchvision ResNet

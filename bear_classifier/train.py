@@ -1,8 +1,11 @@
-"""Fine-tune gently and export: the committed training recipe.
+"""Train and export: the committed training recipe.
 
-The labels are noisy web scrapes and the pretrained head already knows these bears,
-so the recipe starts the head from the ImageNet rows, keeps batch-norm statistics
-frozen, trains the head, then the last stage with a small learning rate.
+The pretrained Lite0 features already separate these bears; what the noisy web labels
+can teach is the head. So the recipe is a linear probe: the frozen backbone embeds every
+training image once (and its mirror image), and the head, started from ImageNet's own
+bear rows, is fitted exactly (L-BFGS, cross-entropy with a pull towards that start).
+The "none of these" threshold comes from out-of-fold predictions on the negatives.
+Optional `epochs` then fine-tune the last stage gently, the book's way.
 
     python -m bear_classifier.train --data ../shared/data/bears --negatives ../shared/data/notbears --out export.pkl
 """
@@ -25,16 +28,16 @@ class Recipe:
     size: int = 224
     bs: int = 32
     seed: int = 42
-    head_epochs: int = 2
-    head_lr: float = 3e-3
-    stage_epochs: int = 1
-    stage_lr: float = 3e-4
-    label_smoothing: float = 0.1
+    head_l2: float = 1e-3  # pull of the head towards its ImageNet start
+    reject: float = 0.95  # share of negatives answered "none of these" out-of-fold (sets the threshold)
+    epochs: int = 0  # optional fine-tuning of the last stage after the probe
+    lr: float = 3e-4
+    label_smoothing: float = 0.0
     min_scale: float = 0.5
 
 
 def make_learner(dls, recipe: Recipe):
-    """A fastai Learner over our classifier, with batch-norm statistics frozen."""
+    """A fastai Learner over our classifier, body frozen and batch-norm statistics frozen."""
     from fastai.vision.all import BnFreeze, CrossEntropyLossFlat, Learner, accuracy
 
     from .model import create_classifier, split_params
@@ -57,25 +60,119 @@ def freeze_batchnorm(model):
             m.requires_grad_(False)
 
 
-def fit(learn, recipe: Recipe):
-    """Head first, then the last stage: gentle enough to keep what ImageNet taught."""
-    if recipe.head_epochs:
-        learn.fit_one_cycle(recipe.head_epochs, recipe.head_lr)
-    if recipe.stage_epochs:
+def features(learn, items, verbose: bool = True):
+    """Inputs of the head for `items` and their mirror images (validation transform), and labels."""
+    import torch
+    from fastprogress.fastprogress import progress_bar
+
+    from .model import classifier_head
+
+    dl = learn.dls.test_dl(items, with_labels=True)
+    seen = []
+    hook = classifier_head(learn.model).register_forward_hook(
+        lambda m, inp, out: seen.append(inp[0].float().as_subclass(torch.Tensor)))
+    learn.model.eval()
+    labels = []
+    try:
+        with torch.no_grad():
+            for xb, yb in (progress_bar(dl) if verbose else dl):
+                learn.model(torch.cat([xb, xb.flip(3)]))
+                labels.append(yb.as_subclass(torch.Tensor))
+    finally:
+        hook.remove()
+    both = [f.chunk(2) for f in seen]
+    return torch.cat([a for a, _ in both]), torch.cat([b for _, b in both]), torch.cat(labels)
+
+
+def fit_head(x, y, w0, b0, l2: float):
+    """Multinomial logistic regression by L-BFGS: cross-entropy + l2 * |W - W0|^2. Returns (W, b)."""
+    import torch
+
+    x, w0, b0 = x.double(), w0.double(), b0.double()
+    w, b = w0.clone().requires_grad_(), b0.clone().requires_grad_()
+    opt = torch.optim.LBFGS([w, b], max_iter=500, tolerance_grad=1e-9, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(x @ w.T + b, y) + l2 * ((w - w0) ** 2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return w.detach().float(), b.detach().float()
+
+
+def pick_threshold(p_other, reject: float) -> float:
+    """P(other) at and above which a picture is answered "none of these", so that `reject` of
+    these negatives' probabilities reach it; never below 0.5 nor above 0.99."""
+    import numpy as np
+
+    if len(p_other) == 0:
+        return 0.5
+    return float(np.clip(np.quantile(np.asarray(p_other, dtype=float), 1 - reject), 0.5, 0.99))
+
+
+def out_of_fold_threshold(x, xf, y, other: int, w0, b0, recipe: Recipe) -> float:
+    """pick_threshold on out-of-fold P(other) of the training negatives (k-fold over images)."""
+    import numpy as np
+    import torch
+    from sklearn.model_selection import StratifiedKFold
+
+    counts = torch.bincount(y).tolist()
+    folds = min(5, min(counts))
+    if folds < 2:
+        return 0.5
+    p_neg = []
+    for tr, te in StratifiedKFold(folds, shuffle=True, random_state=recipe.seed).split(np.zeros(len(y)), y.numpy()):
+        tr, te = torch.as_tensor(tr), torch.as_tensor(te)
+        w, b = fit_head(torch.cat([x[tr], xf[tr]]), torch.cat([y[tr], y[tr]]), w0, b0, recipe.head_l2)
+        p = torch.softmax(x[te] @ w.T + b, 1)[:, other]
+        p_neg.append(p[y[te] == other])
+    return pick_threshold(torch.cat(p_neg).numpy(), recipe.reject)
+
+
+def fit(learn, recipe: Recipe, verbose: bool = True):
+    """Linear probe of the head (and the "none of these" threshold), then optional gentle fine-tuning.
+    The threshold is stored on the learner as `other_threshold` and travels in the export."""
+    import torch
+
+    from .model import classifier_head
+
+    vocab = list(learn.dls.vocab)
+    head = classifier_head(learn.model)
+    w0, b0 = head.weight.detach().clone(), head.bias.detach().clone()
+    x, xf, y = features(learn, learn.dls.train_ds.items, verbose)
+    w, b = fit_head(torch.cat([x, xf]), torch.cat([y, y]), w0, b0, recipe.head_l2)
+    with torch.no_grad():
+        head.weight.copy_(w)
+        head.bias.copy_(b)
+    learn.other_threshold = 0.5
+    if OTHER in vocab:
+        learn.other_threshold = out_of_fold_threshold(x, xf, y, vocab.index(OTHER), w0, b0, recipe)
+    if recipe.epochs:
         learn.freeze_to(-2)
         freeze_batchnorm(learn.model)
-        learn.fit_one_cycle(recipe.stage_epochs, slice(recipe.stage_lr / 10, recipe.stage_lr))
+        learn.fit_one_cycle(recipe.epochs, slice(recipe.lr / 10, recipe.lr))
         learn.freeze()
+        if OTHER in vocab:  # the probe's threshold no longer applies: re-pick it on the validation negatives
+            probs, targets = learn.get_preds()
+            other = vocab.index(OTHER)
+            learn.other_threshold = pick_threshold(probs[targets == other, other].numpy(), recipe.reject)
     return learn
 
 
 def export_learner(learn, out: Path) -> Path:
-    """Export for load_learner; the pickle references only fastai, timm and torch, not this package."""
+    """Export for load_learner (the pickle references only fastai, timm and torch, not this
+    package), and its TorchScript copy for the app beside it (`.pt`)."""
     from fastai.vision.all import trainable_params
+
+    from .inference import Classifier
 
     learn.opt, learn.splitter = None, trainable_params  # optimizer state is not exported anyway
     out = Path(out).absolute()
     learn.export(out)
+    Classifier.from_learner(learn).save(out.with_suffix(".pt"), source=out)
     return out
 
 
@@ -105,13 +202,14 @@ def train(data: Path, out: Path = Path("export.pkl"), negatives: Path | None = N
         from fastcore.basics import noop
         learn.remove_cb(ProgressCallback)
         learn.logger = noop
-    fit(learn, recipe)
+    fit(learn, recipe, verbose)
     loss, acc = learn.validate()
     t_train = time.time() - t0 - t_cache
     export_learner(learn, out)
     facts = {"recipe": asdict(recipe), "vocab": list(dls.vocab), "counts": report.counts,
              "train_images": len(dls.train_ds), "valid_images": len(dls.valid_ds),
              "valid_loss": round(float(loss), 4), "valid_accuracy": round(float(acc), 4),
+             "other_threshold": round(learn.other_threshold, 4),
              "skipped": len(report.skipped), "dropped": report.dropped, "relabelled": report.relabelled,
              "cache_seconds": round(t_cache, 1), "train_seconds": round(t_train, 1),
              "torch_threads": torch.get_num_threads(), "versions": versions()}

@@ -17,17 +17,32 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 MODEL = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "export.pkl"
 
-START = """
-import time
+APP_START = """
+import resource, time
 t0 = time.perf_counter()
 from bear_classifier.inference import Classifier
 t1 = time.perf_counter()
-from fastai.learner import load_learner
-t2 = time.perf_counter()
 clf = Classifier.load({model!r})
+t2 = time.perf_counter()
+clf.probabilities([__import__("PIL.Image").Image.new("RGB", (640, 480))])
 t3 = time.perf_counter()
-print(t1 - t0, t2 - t1, t3 - t2, t3 - t0)
+print(t1 - t0, t2 - t1, t2 - t0, t3 - t2, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, type(clf.model).__name__)
 """
+LOAD_LEARNER = """
+import time
+t0 = time.perf_counter()
+from fastai.learner import load_learner
+t1 = time.perf_counter()
+load_learner({model!r})
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def fresh(code: str) -> list[str]:
+    """Run `code` in a fresh Python process (as the app's kernel would) and return its printed fields."""
+    return subprocess.run([sys.executable, "-W", "ignore", "-c", code.format(model=str(MODEL))], cwd=ROOT,
+                          capture_output=True, text=True, check=True).stdout.split()
 
 
 def photo(size, fmt="JPEG") -> bytes:
@@ -54,34 +69,31 @@ def timings(fn, n):
 def main():
     import torch
 
-    start = subprocess.run([sys.executable, "-c", START.format(model=str(MODEL))], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout.split()
+    start, book_start = fresh(APP_START), fresh(LOAD_LEARNER)
     from fastai.learner import load_learner
     from fastai.vision.core import PILImage
 
     from bear_classifier.inference import Classifier
 
-    t = time.perf_counter()
     clf = Classifier.load(MODEL)
-    load_s = time.perf_counter() - t
     learn = load_learner(MODEL)
     inputs = {"jpeg_12mp": photo((4000, 3000)), "jpeg_1mp": photo((1152, 864)), "png_1mp": photo((1152, 864), "PNG")}
     result = {"model": str(MODEL), "torch_threads": torch.get_num_threads(),
               "app_start_s": {"import_package_and_torch": round(float(start[0]), 2),
-                              "import_fastai_learner": round(float(start[1]), 2),
-                              "load_learner": round(float(start[2]), 2), "total": round(float(start[3]), 2)},
-              "load_learner_in_process_s": round(load_s, 2)}
+                              "load_model": round(float(start[1]), 2), "total": round(float(start[2]), 2),
+                              "model_type": start[5]},
+              "app_first_inference_ms": round(float(start[3]) * 1000), "app_peak_rss_mb": round(float(start[4])),
+              "fresh_process_load_learner_s": {"import_fastai_learner": round(float(book_start[0]), 2),
+                                               "load_learner": round(float(book_start[1]), 2)}}
     for name, data in inputs.items():
         ours = timings(lambda: clf.classify(data), 30)
         with learn.no_bar():  # as in an app: no progress bar per call
             book = timings(lambda: learn.predict(PILImage.create(data)), 10 if "12mp" in name else 20)
         result[name] = {"bytes": len(data), "classify": ours, "learn_predict": book,
                         "speedup_p50": round(book["p50_ms"] / ours["p50_ms"], 1)}
-    import resource
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result["targets"] = {"jpeg_12mp_p50_ms": 60, "jpeg_12mp_speedup": 10, "jpeg_1mp_p50_ms": 30, "app_start_s": 4}
     result["meets_targets"] = (result["jpeg_12mp"]["classify"]["p50_ms"] <= 60 and result["jpeg_12mp"]["speedup_p50"] >= 10
-                               and result["jpeg_1mp"]["classify"]["p50_ms"] <= 30 and float(start[3]) <= 4)
+                               and result["jpeg_1mp"]["classify"]["p50_ms"] <= 30 and float(start[2]) <= 4)
     print(json.dumps(result, indent=1))
 
 
