@@ -30,10 +30,10 @@ class Recipe:
     seed: int = 42
     head_l2: float = 1e-3  # pull of the head towards its ImageNet start
     reject: float = 0.95  # share of negatives answered "none of these" out-of-fold (sets the threshold)
-    epochs: int = 0  # optional fine-tuning of the last stage after the probe
-    lr: float = 3e-4
+    epochs: int = 0  # optional fine-tuning of the last stage after the probe; the knobs below are its
+    lr: float = 3e-4  # largest learning rate (head); the last stage gets a tenth
     label_smoothing: float = 0.0
-    min_scale: float = 0.5
+    min_scale: float = 0.5  # RandomResizedCrop augmentation
 
 
 def make_learner(dls, recipe: Recipe):

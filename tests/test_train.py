@@ -87,3 +87,37 @@ def test_a_torchscript_copy_of_another_export_is_ignored(tiny_export, tmp_path):
     with pytest.warns(UserWarning, match="another export"):
         clf = Classifier.load(export)
     assert not isinstance(clf.model, torch.jit.ScriptModule)
+    (tmp_path / "export.pt").write_bytes(b"version https://git-lfs.github.com/spec/v1\n")  # e.g. an LFS pointer
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert Classifier.load(export).vocab == clf.vocab
+
+
+def test_cli_writes_the_torchscript_copy_for_an_export_made_elsewhere(tiny_export, tmp_path):
+    out, _ = tiny_export
+    export = tmp_path / "export.pkl"  # as if trained on Colab: no export.pt beside it
+    export.write_bytes(out.read_bytes())
+    r = subprocess.run([sys.executable, "-m", "bear_classifier.inference", str(export)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    clf = Classifier.load(export)
+    assert isinstance(clf.model, torch.jit.ScriptModule) and clf.vocab == ["black", "grizzly", OTHER, "teddy"]
+
+
+def test_export_loads_in_a_fresh_process_without_this_package(tiny_export, tmp_path):
+    out, _ = tiny_export
+    code = ("import json, sys; from fastai.learner import load_learner; from fastai.vision.core import PILImage;"
+            f"learn = load_learner({str(out)!r}); print(json.dumps(list(learn.dls.vocab)));"
+            "print('bear_classifier' in sys.modules)")
+    # Run from an empty folder so the project package cannot be imported.
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    vocab, imported = r.stdout.strip().splitlines()[-2:]
+    assert json.loads(vocab) == ["black", "grizzly", OTHER, "teddy"] and imported == "False"
+
+
+def test_training_cli_gives_one_line_errors(tmp_path):
+    (tmp_path / "only").mkdir()
+    (tmp_path / "only" / "a.jpg").write_bytes(b"x")
+    r = subprocess.run([sys.executable, "-m", "bear_classifier.train", "--data", str(tmp_path), "--out",
+                        str(tmp_path / "e.pkl"), "--cache", str(tmp_path / "c")], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode != 0 and r.stderr.strip().startswith("error: ") and "Traceback" not in r.stderr
