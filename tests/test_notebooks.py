@@ -31,7 +31,8 @@ def test_train_notebook_runs_with_quick_parameters(tmp_path):
                       f"\nCACHE = {str(tmp_path / 'cache')!r}\nOUT = {str(tmp_path / 'export.pkl')!r}")
     run(nb)
     text = outputs(nb)
-    assert (tmp_path / "export.pkl").exists()
+    assert (tmp_path / "export.pkl").exists() and (tmp_path / "export.pt").exists()
+    assert "validation accuracy" in text and "'none of these' when P(other) >=" in text
     assert "images (black: " in text and "suspects" in text and "learn.predict:" in text
     assert "Prediction: " in text or "doesn't look like" in text
 
