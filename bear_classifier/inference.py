@@ -20,7 +20,6 @@ fastai export with
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import warnings
@@ -184,7 +183,6 @@ class Classifier:
             return Prediction(OTHER, probs[OTHER], probs, none_of_these(classes))
         label = max(classes, key=probs.get)
         return Prediction(label, probs[label], probs)
-
 
 
 def main(argv=None):

@@ -61,7 +61,7 @@ def freeze_batchnorm(model):
 
 
 def features(learn, items, verbose: bool = True):
-    """Inputs of the head for `items` and their mirror images (validation transform), and labels."""
+    """Inputs of the head for `items` and their mirror images (validation transform), and labels (on the CPU)."""
     import torch
     from fastprogress.fastprogress import progress_bar
 
@@ -70,14 +70,14 @@ def features(learn, items, verbose: bool = True):
     dl = learn.dls.test_dl(items, with_labels=True)
     seen = []
     hook = classifier_head(learn.model).register_forward_hook(
-        lambda m, inp, out: seen.append(inp[0].float().as_subclass(torch.Tensor)))
+        lambda m, inp, out: seen.append(inp[0].float().cpu().as_subclass(torch.Tensor)))
     learn.model.eval()
     labels = []
     try:
         with torch.no_grad():
             for xb, yb in (progress_bar(dl) if verbose else dl):
                 learn.model(torch.cat([xb, xb.flip(3)]))
-                labels.append(yb.as_subclass(torch.Tensor))
+                labels.append(yb.cpu().as_subclass(torch.Tensor))
     finally:
         hook.remove()
     both = [f.chunk(2) for f in seen]
@@ -141,7 +141,7 @@ def fit(learn, recipe: Recipe, verbose: bool = True):
 
     vocab = list(learn.dls.vocab)
     head = classifier_head(learn.model)
-    w0, b0 = head.weight.detach().clone(), head.bias.detach().clone()
+    w0, b0 = head.weight.detach().float().cpu().clone(), head.bias.detach().float().cpu().clone()
     x, xf, y = features(learn, learn.dls.train_ds.items, verbose)
     w, b = fit_head(torch.cat([x, xf]), torch.cat([y, y]), w0, b0, recipe.head_l2)
     with torch.no_grad():
