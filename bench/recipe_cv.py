@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bear_classifier.data import OTHER, build_cache, dataloaders  # noqa: E402
+from bear_classifier.inference import Classifier  # noqa: E402
 from bear_classifier.train import Recipe, fit, make_learner  # noqa: E402
 
 FOLDS = ("actionmichael", "huahang", "chwang")
@@ -49,41 +50,33 @@ def main():
 
     totals = {"trained": {"bears": 0, "wrong_bear": 0, "none_of_these": 0, "negatives": 0, "rejected": 0},
               "imagenet_head": {"bears": 0, "wrong_bear": 0}}
+    r, head = totals["trained"], totals["imagenet_head"]
     for held in FOLDS:
         dls = dataloaders(a.cache, recipe.arch, recipe.size, recipe.bs, recipe.seed, min_scale=recipe.min_scale,
                           splitter=FuncSplitter(lambda p: fold(p) == held))
         learn = make_learner(dls, recipe)
         vocab = list(dls.vocab)
-        bears = [i for i, c in enumerate(vocab) if c != OTHER]
+        bears = [c for c in vocab if c != OTHER]
         with learn.no_bar(), learn.no_logging():
             before, targets = learn.get_preds()
             fit(learn, recipe, verbose=False)
             probs, _ = learn.get_preds()
-        other = vocab.index(OTHER)
-        is_bear = targets != other
-        head = totals["imagenet_head"]
-        head["bears"] += int(is_bear.sum())
-        head["wrong_bear"] += int((before[:, bears].argmax(1)[is_bear] != _bear_index(targets[is_bear], bears)).sum())
-        rejected = probs[:, other] >= learn.other_threshold
-        r = totals["trained"]
-        r["bears"] += int(is_bear.sum())
-        r["none_of_these"] += int((rejected & is_bear).sum())
-        r["wrong_bear"] += int((~rejected & is_bear & (probs[:, bears].argmax(1) != _bear_index(targets, bears))).sum())
-        r["negatives"] += int((~is_bear).sum())
-        r["rejected"] += int((rejected & ~is_bear).sum())
+        clf = Classifier.from_learner(learn)  # the app's decision rule, threshold included
+        for p, p_imagenet, t in zip(probs.tolist(), before.tolist(), targets.tolist()):
+            truth, answer = vocab[t], clf.decide(dict(zip(vocab, p))).label
+            if truth == OTHER:
+                r["negatives"] += 1
+                r["rejected"] += answer == OTHER
+                continue
+            r["bears"] += 1
+            r["none_of_these"] += answer == OTHER
+            r["wrong_bear"] += answer not in (OTHER, truth)
+            head["bears"] += 1
+            head["wrong_bear"] += max(bears, key=dict(zip(vocab, p_imagenet)).get) != truth
     for t in totals.values():
         t["bear_accuracy"] = round(1 - (t["wrong_bear"] + t.get("none_of_these", 0)) / t["bears"], 4)
     r["rejection_rate"] = round(r["rejected"] / r["negatives"], 4)
     print(json.dumps({"recipe": asdict(recipe), "folds": FOLDS, **totals}, indent=1))
-
-
-def _bear_index(targets, bears):
-    """Position of each target class among the bear columns (-1 for 'other')."""
-    import torch
-
-    lookup = torch.full((max(bears) + 2,), -1)
-    lookup[torch.tensor(bears)] = torch.arange(len(bears))
-    return lookup[targets]
 
 
 if __name__ == "__main__":
