@@ -1,23 +1,30 @@
-# The README's commands. Everything installs into .venv on first use.
+# The README's commands. Everything installs into .venv on first use: `make app` only what the
+# app needs (no torch); training, data and tests add their extras (pins: requirements-*.txt).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DATA ?= ../shared/data/bears
-NEGATIVES ?= ../shared/data/notbears
+DATA ?= data/bears
+NEGATIVES ?= data/notbears
+DATA_URL ?= https://raw.githubusercontent.com
 PORT ?= 8866
 
-.PHONY: install dev app test train dataset suspects evaluate bench chromium
+.PHONY: install install-train dev app test train data dataset suspects evaluate binder-url bench chromium
 
-install: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt
+install: $(VENV)/.app
+$(VENV)/.app: requirements-app.txt pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -e .
 	touch $@
 
-dev: $(VENV)/.dev-installed
-$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
-	$(PY) -m pip install -r requirements-dev.txt
+install-train: $(VENV)/.train
+$(VENV)/.train: requirements-train.txt $(VENV)/.app
+	$(PY) -m pip install -e ".[train]"
+	touch $@
+
+dev: $(VENV)/.dev
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.train
+	$(PY) -m pip install -e ".[train,dev]"
 	touch $@
 
 ## Serve the app on http://localhost:$(PORT) (settings in voila.json)
@@ -32,27 +39,37 @@ chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; } \
 	  || echo "chromium could not be installed: the browser tests will be skipped"
 
-## Retrain export.pkl with the committed recipe and cleaning decisions
-train: install
+## Download the published training and held-out photos into data/ (checked by sha256; resumable)
+data: install-train
+	$(PY) -m bear_classifier.published --out data --base-url $(DATA_URL) all
+
+## Retrain export.pkl (and export.onnx) with the committed recipe and cleaning decisions
+train: install-train
 	$(PY) -m bear_classifier.train --data $(DATA) --negatives $(NEGATIVES) --decisions cleaning.csv \
 	  --out export.pkl --facts export.json
 
 ## Download images with DuckDuckGo image search (needs the internet)
-dataset: install
+dataset: install-train
 	$(PY) -m bear_classifier.dataset --out bears --per-class 150 "grizzly bear=grizzly" "black bear=black" "teddy bear=teddy"
 
 ## Rank likely label errors for review
-suspects: install
+suspects: install-train
 	$(PY) -m bear_classifier.clean --data $(DATA) --negatives $(NEGATIVES) --decisions cleaning.csv --out suspects.csv
 
-## Score export.pkl and the ImageNet-head baseline on the held-out photos
-evaluate: dev
+## Score export.pkl and the ImageNet-head baseline on the held-out photos (raw and reviewed labels)
+evaluate: install-train
 	$(PY) bench/heldout.py export.pkl
+
+## Print the Binder badge and launch URL for this repository's GitHub remote
+binder-url: install
+	$(PY) -m bear_classifier.binder
 
 ## Benchmarks (each prints JSON)
 bench: dev
 	$(PY) bench/download.py
+	$(PY) bench/data.py
 	$(PY) bench/inference.py
 	$(PY) bench/train.py
 	$(PY) bench/app.py
+	$(PY) bench/load.py
 	$(PY) bench/heldout.py export.pkl

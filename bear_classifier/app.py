@@ -13,7 +13,7 @@ import ipywidgets as widgets
 from PIL import Image
 
 from .data import OTHER
-from .inference import Classifier, Prediction
+from .inference import BEARS, Classifier, ModelError, Prediction, describe
 
 TOUCH = "48px"
 PREVIEW_SIDE = 480
@@ -52,14 +52,25 @@ def bars_html(probs: dict[str, float]) -> str:
     return "".join(rows)
 
 
-class BearApp:
-    """FileUpload + Classify button + photo + answer + bars, wired to a Classifier."""
+def title(classes: list[str]) -> str:
+    """'Bear classifier' for the bears, else e.g. 'Cricket or tennis?'."""
+    if set(classes) == BEARS:
+        return "Bear classifier"
+    return describe(classes).removeprefix("a ").capitalize() + "?"
 
-    def __init__(self, classifier: Classifier, title: str = "Bear classifier",
-                 instruction: str = "Upload a photo of a grizzly, black or teddy bear, then press Classify."):
+
+class BearApp:
+    """FileUpload + Classify button + photo + answer + bars, wired to a Classifier.
+    The wording comes from the classifier's classes."""
+
+    def __init__(self, classifier: Classifier):
         full = widgets.Layout(width="100%")
         self.classifier = classifier
-        self.header = widgets.HTML(f"<h2 style='margin:0.3em 0'>{html.escape(title)}</h2><p>{html.escape(instruction)}</p>")
+        classes = [c for c in classifier.vocab if c != OTHER]
+        instruction = f"Upload a photo of {describe(classes)}, then press Classify."
+        notice = f"<p class='bear-notice' style='color:#8a6d00'>{html.escape(classifier.notice)}</p>" if classifier.notice else ""
+        self.header = widgets.HTML(f"<h2 style='margin:0.3em 0'>{html.escape(title(classes))}</h2>"
+                                   f"<p>{html.escape(instruction)}</p>{notice}")
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="Choose photo",
                                          layout=widgets.Layout(width="100%", height=TOUCH))
         self.button = widgets.Button(description="Classify", button_style="primary", icon="search",
@@ -73,6 +84,14 @@ class BearApp:
         self.widget = widgets.VBox(
             [self.header, self.upload, self.button, self.image, self.answer, self.bars],
             layout=widgets.Layout(width="100%", max_width="640px", padding="0 8px", box_sizing="border-box"))
+
+    @staticmethod
+    def load(path: str = "export.pkl"):
+        """The app for the model exported at `path`, or a one-line message saying why there is none."""
+        try:
+            return BearApp(Classifier.load(path))
+        except ModelError as e:
+            return widgets.HTML(f"<p class='bear-message'>{html.escape(str(e))}</p>")
 
     def _received(self):
         """A new upload has fully arrived: drop the last answer and say so, so that nobody

@@ -17,8 +17,12 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .images import IMAGE_EXTS, BadImage, open_image
+
+if TYPE_CHECKING:
+    from .train import Recipe
 
 OTHER = "other"  # label of the negatives ("none of these") class
 CACHE_SIDE = 320  # shorter side of cached images, px
@@ -227,23 +231,24 @@ def _progress(it, total, verbose):
     return progress_bar(it, total=total, leave=False)
 
 
-def dataloaders(cache: Path, arch: str = "lite0", size: int = 224, bs: int = 32, seed: int = 42,
-                valid_pct: float = 0.2, min_scale: float = 0.5, num_workers: int = 0, splitter=None):
-    """The chapter-2 DataBlock over a cache folder, normalised for `arch`
-    (`splitter` replaces the seeded random 20% validation split)."""
+def dataloaders(cache: Path, recipe: Recipe, splitter=None, valid_pct: float = 0.2):
+    """The chapter-2 DataBlock over a cache folder for `recipe` (seeded by it; normalised for its
+    arch); `splitter` replaces the seeded random 20% validation split."""
     from fastai.vision.all import (CategoryBlock, DataBlock, ImageBlock, Normalize, RandomResizedCrop,
                                    RandomSplitter, aug_transforms, get_image_files, parent_label)
-    from .model import STATS
 
+    from .model import mean_std
+
+    recipe.seed_everything()
     block = DataBlock(
         blocks=(ImageBlock, CategoryBlock),
         get_items=get_image_files,
-        splitter=splitter or RandomSplitter(valid_pct=valid_pct, seed=seed),
+        splitter=splitter or RandomSplitter(valid_pct=valid_pct, seed=recipe.seed),
         get_y=parent_label,
-        item_tfms=RandomResizedCrop(size, min_scale=min_scale),
-        batch_tfms=[*aug_transforms(), Normalize.from_stats(*STATS[arch])],
+        item_tfms=RandomResizedCrop(recipe.size, min_scale=recipe.min_scale),
+        batch_tfms=[*aug_transforms(), Normalize.from_stats(*mean_std(recipe.arch))],
     )
-    return block.dataloaders(_class_dirs(cache), bs=bs, num_workers=num_workers)
+    return block.dataloaders(_class_dirs(cache), bs=recipe.bs, num_workers=0)
 
 
 def _class_dirs(cache: Path) -> Path:

@@ -1,27 +1,42 @@
 """Score a classifier on held-out folders, through the same `classify` path the app uses.
 
-    python -m bear_classifier.evaluate --model export.pkl --bears ../shared/data/bears-test --notbears ../shared/data/notbears-test
+    python -m bear_classifier.evaluate --model export.pkl --bears data/bears-test --notbears data/notbears-test
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from pathlib import Path
 
 from .data import OTHER, is_image_name, scan
-from .inference import Classifier
+from .inference import Classifier, Transform
+
+EXCLUDE = "exclude"  # a reviewed label: the photo shows both classes, or its species can't be told
 
 
-def score_bears(clf: Classifier, folder: Path) -> dict:
-    """Accuracy on class sub-folders; answering "none of these" counts as wrong."""
+def reviewed_labels(manifest: Path) -> dict[str, str]:
+    """file -> label after review (a class, OTHER, or EXCLUDE) from a manifest's `reviewed` column."""
+    with open(manifest, newline="", encoding="utf-8") as f:
+        return {row["file"]: row["reviewed"] for row in csv.DictReader(f) if row.get("reviewed")}
+
+
+def score_bears(clf: Classifier, folder: Path, reviewed: dict[str, str] | None = None) -> dict:
+    """Accuracy on class sub-folders ("none of these" counts as wrong), and, given `reviewed`
+    labels, the accuracy on those too (EXCLUDE rows left out; OTHER is then the right answer)."""
     items = scan(folder)
-    wrong = []
-    for it in items:
-        pred = clf.classify(it.path.read_bytes())
-        if pred.label != it.label:
-            wrong.append(f"{it.path.parent.name}/{it.path.name} -> {pred.label or pred.message}")
-    return {"images": len(items), "correct": len(items) - len(wrong),
-            "accuracy": round(1 - len(wrong) / len(items), 4), "errors": wrong}
+    answers = {f"{it.path.parent.name}/{it.path.name}": clf.classify(it.path.read_bytes()) for it in items}
+    out = _score(answers, {name: name.split("/")[0] for name in answers})
+    if reviewed is not None:
+        truth = {name: reviewed.get(name, name.split("/")[0]) for name in answers}
+        out["reviewed"] = _score({n: p for n, p in answers.items() if truth[n] != EXCLUDE}, truth)
+    return out
+
+
+def _score(answers: dict, truth: dict[str, str]) -> dict:
+    wrong = [f"{name} -> {pred.label or pred.message}" for name, pred in answers.items() if pred.label != truth[name]]
+    return {"images": len(answers), "correct": len(answers) - len(wrong),
+            "accuracy": round(1 - len(wrong) / len(answers), 4), "errors": wrong}
 
 
 def score_negatives(clf: Classifier, folder: Path) -> dict:
@@ -38,19 +53,21 @@ def score_negatives(clf: Classifier, folder: Path) -> dict:
 
 def imagenet_baseline(classes=("black", "grizzly", "teddy"), arch: str = "lite0") -> Classifier:
     """The pretrained ImageNet head restricted to the bear rows (294, 295, 850): the bar to beat."""
-    from .model import STATS, create_classifier
+    from .model import create_classifier, mean_std
 
-    return Classifier(create_classifier(list(classes), arch), list(classes), mean=STATS[arch][0], std=STATS[arch][1])
+    mean, std = mean_std(arch)
+    return Classifier.from_torch(create_classifier(list(classes), arch), list(classes), Transform(mean=mean, std=std))
 
 
-def report(model: Path, bears: Path, notbears: Path | None = None, baseline: bool = False) -> dict:
+def report(model: Path, bears: Path, notbears: Path | None = None, reviewed: dict[str, str] | None = None,
+           baseline: bool = False) -> dict:
     """Scores of `model` (and optionally of the ImageNet-head baseline) on held-out folders."""
     clf = Classifier.load(model)
-    out = {"model": str(model), "bears": score_bears(clf, bears)}
+    out = {"model": str(model), "bears": score_bears(clf, bears, reviewed)}
     if notbears:
         out["notbears"] = score_negatives(clf, notbears)
     if baseline:
-        out["baseline_imagenet_head"] = score_bears(imagenet_baseline(), bears)
+        out["baseline_imagenet_head"] = score_bears(imagenet_baseline(), bears, reviewed)
     return out
 
 
@@ -59,9 +76,11 @@ def main(argv=None):
     p.add_argument("--model", type=Path, default=Path("export.pkl"))
     p.add_argument("--bears", type=Path, required=True, help="folder of class sub-folders")
     p.add_argument("--notbears", type=Path, help="folder of pictures showing none of the classes")
+    p.add_argument("--reviewed", type=Path, help="manifest with a 'reviewed' label column (e.g. manifests/bears-test.csv)")
     p.add_argument("--baseline", action="store_true", help="also score the ImageNet-head baseline in this run")
     a = p.parse_args(argv)
-    print(json.dumps(report(a.model, a.bears, a.notbears, a.baseline), indent=1))
+    reviewed = reviewed_labels(a.reviewed) if a.reviewed else None
+    print(json.dumps(report(a.model, a.bears, a.notbears, reviewed, a.baseline), indent=1))
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def open_image(source: bytes | str | Path, min_side: int | None = None, shrink: 
     except UnidentifiedImageError:
         raise BadImage("This file is not an image we can read (try a JPEG, PNG, WebP or HEIC photo).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise BadImage(f"The image could not be decoded; it may be damaged or incomplete ({_short(e)}).") from None
+        raise BadImage(f"The image could not be decoded; it may be damaged or incomplete ({one_line(e)}).") from None
     if min_side and shrink and min(im.size) > min_side:
         scale = min_side / min(im.size)
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BILINEAR)
@@ -93,6 +93,7 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _short(e: Exception) -> str:
+def one_line(e: Exception) -> str:
+    """The first line of an exception's message, at most 120 characters."""
     msg = str(e).strip().splitlines()
     return (msg[0] if msg else type(e).__name__)[:120]

@@ -1,39 +1,34 @@
-"""Fast inference for the app: bytes in, Prediction out, never an exception.
+"""The app's classifier: bytes in, Prediction out, never an exception.
 
-Unlike `learn.predict(PILImage.create(data))` it applies EXIF orientation, decodes big
-JPEGs at reduced scale, and runs the model once on one tensor without building a
-DataLoader. Preprocessing is the validation transform read from the exported learner
-(squish to size+xtra, centre crop, normalise), so probabilities match learn.predict.
-
-Next to `export.pkl`, training also writes `export.pt`: the same model frozen with
-TorchScript plus what inference needs (vocab, transform, "none of these" threshold, and
-the sha256 of the export it came from). Loading it needs only torch, not fastai, timm or
-torchvision, so the app starts in about 1.5 s instead of 7, and the frozen graph (batch norm
-folded into the convolutions) runs in 14 ms instead of 24. TorchScript is deprecated in
-favour of torch.export, but loading a torch.export file imports torch._dynamo and sympy
-(2.4 s here), which is what this file avoids. When export.pt is missing, unreadable or
-belongs to another export, `Classifier.load` falls back to `load_learner`. Make it for any
-fastai export with
-
-    python -m bear_classifier.inference export.pkl
+It runs `export.onnx` with ONNX Runtime and preprocesses with Pillow and numpy, so the app
+imports neither torch nor fastai (a kernel of ~110-200 MB that starts in a fraction of a
+second). Training writes `export.onnx` beside `export.pkl`: the same model, with what
+inference needs in its metadata (vocab, validation transform, "none of these" threshold
+and the sha256 of the `export.pkl` it was made from). When that file is missing or belongs
+to another export, `Classifier.load` says so and falls back to fastai's `load_learner`
+where fastai is installed; `python -m bear_classifier.export export.pkl` writes it.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
-import torch
 from PIL import Image
 
 from .data import OTHER, sha256_file
-from .images import BadImage, open_image
+from .images import BadImage, one_line, open_image
 
 BEARS = {"black", "grizzly", "teddy"}
+METADATA_KEY = "bear_classifier"
+
+
+class ModelError(RuntimeError):
+    """The model file cannot be used; str() is a one-line message for people."""
 
 
 @dataclass
@@ -51,122 +46,156 @@ class Prediction:
 
     def text(self) -> str:
         """The app's line: the seed's format, the 'none of these' answer, or the problem."""
-        if not self.label:
-            return self.message
-        if self.label == OTHER:
-            return self.message
-        return f"Prediction: {self.label}; Probability: {self.probability:.4f}"
+        if self.label and self.label != OTHER:
+            return f"Prediction: {self.label}; Probability: {self.probability:.4f}"
+        return self.message
 
 
 def none_of_these(classes: list[str]) -> str:
     """The sentence shown when a picture shows none of `classes`."""
+    return f"This doesn't look like {describe(classes)}."
+
+
+def describe(classes: list[str]) -> str:
+    """'a grizzly, black or teddy bear' for the bears, else 'a cricket or tennis' (sorted)."""
     if set(classes) == BEARS:
-        return "This doesn't look like a grizzly, black or teddy bear."
+        return "a grizzly, black or teddy bear"
     names = sorted(classes)
-    return "This doesn't look like " + (", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]) + "."
+    return "a " + (", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0])
 
 
-class Classifier:
-    """The exported learner's model with its validation preprocessing, ready for single images."""
+@dataclass(frozen=True)
+class Transform:
+    """The validation transform (fastai's Resize/RandomResizedCrop on the validation set):
+    squish to size + xtra, centre crop to size, scale to [0, 1], normalise."""
+    size: int = 224
+    val_xtra: float = 0.14
+    mean: tuple[float, ...] = (0.5, 0.5, 0.5)
+    std: tuple[float, ...] = (0.5, 0.5, 0.5)
 
-    def __init__(self, model: torch.nn.Module, vocab: list[str], size: int = 224, val_xtra: float = 0.14,
-                 mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), other_threshold: float = 0.5):
-        self.model, self.vocab = model.eval(), list(vocab)
-        self.val_xtra, self.other_threshold = val_xtra, other_threshold
-        xtra = math.ceil(size * val_xtra / 8) * 8  # as fastai's RandomResizedCrop on the validation set
-        self.size, self.resize_to = size, size + xtra
-        self.mean = torch.as_tensor(mean, dtype=torch.float32).reshape(1, 3, 1, 1)
-        self.std = torch.as_tensor(std, dtype=torch.float32).reshape(1, 3, 1, 1)
-        self.source_sha256: str | None = None  # of the export.pkl a TorchScript copy was made from
+    @property
+    def resize_to(self) -> int:
+        return self.size + math.ceil(self.size * self.val_xtra / 8) * 8
 
     @classmethod
-    def from_learner(cls, learn) -> "Classifier":
-        """Wrap a fastai Learner's model with its validation transform and threshold."""
+    def from_learner(cls, learn) -> "Transform":
+        """Read the transform from a fastai Learner's pipelines."""
         crop = next(t for t in learn.dls.after_item.fs if hasattr(t, "val_xtra"))
         norm = next(t for t in learn.dls.after_batch.fs if hasattr(t, "mean") and hasattr(t, "std"))
         if crop.size[0] != crop.size[1]:
             raise ValueError(f"only square crops are supported, got {crop.size}")
-        return cls(learn.model, learn.dls.vocab, crop.size[0], crop.val_xtra, norm.mean.flatten().cpu(),
-                   norm.std.flatten().cpu(), getattr(learn, "other_threshold", 0.5))
+        return cls(crop.size[0], crop.val_xtra, tuple(norm.mean.flatten().tolist()), tuple(norm.std.flatten().tolist()))
+
+    def __call__(self, images: list[Image.Image]) -> np.ndarray:
+        """A float32 batch (n, 3, size, size) of RGB images."""
+        r, edge = self.resize_to, (self.resize_to - self.size) // 2
+        box = (edge, edge, edge + self.size, edge + self.size)
+        x = np.stack([np.asarray(im.resize((r, r), Image.BILINEAR).crop(box), dtype=np.float32) for im in images])
+        x = (x / 255 - np.float32(self.mean)) / np.float32(self.std)
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+class Classifier:
+    """A model (any function from a batch to logits) with its vocab, transform and decision rule."""
+
+    def __init__(self, logits: Callable[[np.ndarray], np.ndarray], vocab: list[str], transform: Transform = Transform(),
+                 other_threshold: float = 0.5, source_sha256: str | None = None):
+        self.logits, self.vocab, self.transform = logits, list(vocab), transform
+        self.other_threshold, self.source_sha256 = other_threshold, source_sha256
+        self.notice = ""  # one line for the app when the fast path could not be used
+
+    @property
+    def metadata(self) -> dict:
+        return {"vocab": self.vocab, "transform": asdict(self.transform), "other_threshold": self.other_threshold,
+                "source_sha256": self.source_sha256}
 
     @classmethod
-    def load(cls, path: str | Path = "export.pkl") -> "Classifier":
-        """Load a fastai export, through its TorchScript copy (`.pt` beside it) when that matches."""
-        path = Path(path)
-        if path.suffix == ".pt":
-            return cls._load_torchscript(path)
-        fast = path.with_suffix(".pt")
-        if fast.exists():
-            try:
-                clf = cls._load_torchscript(fast)
-            except (RuntimeError, ValueError, KeyError) as e:
-                warnings.warn(f"{fast} is unreadable ({e}); loading {path} with load_learner")
-            else:
-                if clf.source_sha256 == sha256_file(path):
-                    return clf
-                warnings.warn(f"{fast} was made from another export; loading {path} with load_learner")
-        return cls.from_export(path)
+    def from_torch(cls, model, vocab: list[str], transform: Transform, other_threshold: float = 0.5) -> "Classifier":
+        """Wrap a torch model (for training, evaluation and the load_learner fallback)."""
+        import torch
+
+        model = model.eval()
+
+        def logits(x: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                return model(torch.from_numpy(x)).float().numpy()
+        return cls(logits, vocab, transform, other_threshold)
+
+    @classmethod
+    def from_learner(cls, learn) -> "Classifier":
+        """A fastai Learner's model with its validation transform and threshold."""
+        return cls.from_torch(learn.model, list(learn.dls.vocab), Transform.from_learner(learn),
+                              getattr(learn, "other_threshold", 0.5))
+
+    @classmethod
+    def from_onnx(cls, path: str | Path) -> "Classifier":
+        """Load an `export.onnx` written by `bear_classifier.export`; raises ModelError."""
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        # Don't busy-wait between calls: many visitors' kernels share a few cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            meta = json.loads(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
+        except Exception as e:  # onnxruntime raises its own exception types for unreadable files
+            raise ModelError(f"{Path(path).name} is unreadable ({one_line(e)})") from None
+        name = session.get_inputs()[0].name
+        return cls(lambda x: session.run(None, {name: x})[0], meta["vocab"], Transform(**meta["transform"]),
+                   meta["other_threshold"], meta["source_sha256"])
 
     @classmethod
     def from_export(cls, path: str | Path) -> "Classifier":
-        """Load a fastai export with load_learner (imports fastai: ~4 s slower than the .pt copy)."""
+        """Load a fastai export with load_learner (needs fastai and torch)."""
         from fastai.learner import load_learner
 
         with warnings.catch_warnings():  # fastai's reminder that pickles can run code: this one is ours
             warnings.simplefilter("ignore", UserWarning)
             return cls.from_learner(load_learner(path))
 
-    def save(self, path: str | Path, source: str | Path | None = None) -> Path:
-        """Freeze the model with TorchScript into `path`, with the metadata inference needs;
-        `source` is the export.pkl it came from (its sha256 ties the two files together)."""
-        import copy
-
-        model = copy.deepcopy(self.model).float().cpu().eval()
-        example = torch.zeros(1, 3, self.size, self.size)
-        meta = {"vocab": self.vocab, "size": self.size, "val_xtra": self.val_xtra,
-                "mean": self.mean.flatten().tolist(), "std": self.std.flatten().tolist(),
-                "other_threshold": self.other_threshold, "source_sha256": sha256_file(source) if source else None}
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore", FutureWarning)  # TorchScript's deprecation: see the module docstring
-            frozen = torch.jit.freeze(torch.jit.trace(model, example, check_trace=False))
-            torch.jit.save(frozen, str(path), _extra_files={"meta.json": json.dumps(meta)})
-        return Path(path)
-
     @classmethod
-    def _load_torchscript(cls, path: Path) -> "Classifier":
-        files = {"meta.json": ""}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            model = torch.jit.load(str(path), map_location="cpu", _extra_files=files)
-        meta = json.loads(files["meta.json"])
-        clf = cls(model, meta["vocab"], meta["size"], meta["val_xtra"], meta["mean"], meta["std"],
-                  meta["other_threshold"])
-        clf.source_sha256 = meta["source_sha256"]
+    def load(cls, path: str | Path = "export.pkl") -> "Classifier":
+        """The classifier of a fastai export, through the `.onnx` beside it when that matches.
+
+        Otherwise falls back to load_learner where fastai is installed, with `notice` (also
+        warned) saying why; raises ModelError with one line when neither works.
+        """
+        path = Path(path)
+        onnx = path.with_suffix(".onnx")
+        if path.suffix == ".onnx" or (onnx.exists() and not path.exists()):
+            return cls.from_onnx(onnx)
+        if not path.exists():
+            raise ModelError(f"{path} not found: train a model first (train.ipynb or make train)")
+        problem = f"{onnx.name} is missing"
+        if onnx.exists():
+            try:
+                clf = cls.from_onnx(onnx)
+            except ModelError as e:
+                problem = str(e)
+            else:
+                if clf.source_sha256 == sha256_file(path):
+                    return clf
+                problem = f"{onnx.name} was made from another {path.name}"
+        try:
+            clf = cls.from_export(path)
+        except ImportError:
+            raise ModelError(f"{problem}, and fastai is not installed here to load {path.name}: run "
+                             f"'python -m bear_classifier.export {path}' where it is") from None
+        clf.notice = f"{problem}: loaded {path.name} with fastai instead (slower; 'python -m bear_classifier.export {path}' fixes it)"
+        warnings.warn(clf.notice)
         return clf
 
-    def tensor(self, im: Image.Image) -> torch.Tensor:
-        """Validation transform of one RGB image: squish, centre crop, scale, normalise."""
-        im = im.resize((self.resize_to, self.resize_to), Image.BILINEAR)
-        edge = (self.resize_to - self.size) // 2
-        im = im.crop((edge, edge, edge + self.size, edge + self.size))
-        x = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1)[None].float() / 255
-        return (x - self.mean) / self.std
-
-    @torch.inference_mode()
-    def probabilities(self, images: list[Image.Image]) -> torch.Tensor:
-        """Softmax over the vocab for a list of RGB images."""
-        x = torch.cat([self.tensor(im) for im in images])
-        # A frozen TorchScript graph is already optimised; the profiling executor would only
-        # make the first calls slow (~1 s) while it re-optimises.
-        with torch.jit.optimized_execution(False):
-            return torch.softmax(self.model(x), dim=1)
+    def probabilities(self, images: list[Image.Image]) -> np.ndarray:
+        """Softmax over the vocab, one row per RGB image."""
+        z = self.logits(self.transform(images)).astype(np.float64)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
 
     def classify(self, data: bytes) -> Prediction:
         """Classify the bytes of one uploaded file. Never raises: problems come back as a message."""
         try:
-            # Decode JPEGs over 4 MP at reduced scale but keep 2x the final size, so that tensor()'s
-            # single antialiased resize stays close to learn.predict (which decodes in full).
-            im = open_image(data, min_side=2 * self.resize_to, shrink=False)
+            # Big JPEGs decode at reduced scale, never below the transform's first resize.
+            im = open_image(data, min_side=self.transform.resize_to, shrink=False)
             probs = self.probabilities([im])[0].tolist()
         except BadImage as e:
             return Prediction(message=str(e))
@@ -183,16 +212,3 @@ class Classifier:
             return Prediction(OTHER, probs[OTHER], probs, none_of_these(classes))
         label = max(classes, key=probs.get)
         return Prediction(label, probs[label], probs)
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description="Write the TorchScript copy (export.pt) of a fastai export for the app.")
-    p.add_argument("export", type=Path, nargs="?", default=Path("export.pkl"))
-    a = p.parse_args(argv)
-    if not a.export.is_file():
-        raise SystemExit(f"error: {a.export} not found")
-    print(Classifier.from_export(a.export).save(a.export.with_suffix(".pt"), source=a.export))
-
-
-if __name__ == "__main__":
-    main()

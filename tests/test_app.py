@@ -3,7 +3,7 @@ import datetime
 
 import pytest
 
-from conftest import first_photo, jpeg_bytes
+from helpers import first_photo, jpeg_bytes
 from bear_classifier.app import BearApp, bars_html, upload_bytes
 
 

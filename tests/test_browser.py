@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from browser import ROOT, browser, choose_file, chromium_available, classify_file, open_app, serve
-from conftest import first_photo, shared
+from helpers import first_photo, shared
 
 ARTIFACTS = ROOT / "artifacts"
 

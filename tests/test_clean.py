@@ -1,7 +1,7 @@
 """The automatic suspect finder and recording cleaner choices."""
 from types import SimpleNamespace
 
-from conftest import shared
+from helpers import shared
 from bear_classifier.clean import find_suspects, record_cleaner
 from bear_classifier.data import build_cache, read_decisions, sha256_file
 

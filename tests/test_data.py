@@ -5,7 +5,7 @@ import hashlib
 import pytest
 from PIL import Image
 
-from conftest import jpeg_bytes, png_bytes
+from helpers import jpeg_bytes, png_bytes
 from bear_classifier.data import (OTHER, DataError, build_cache, dataloaders, read_decisions, scan, sha256_file)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import first_photo, jpeg_bytes, png_bytes
+from helpers import first_photo, jpeg_bytes, png_bytes
 from bear_classifier.images import BadImage, open_image
 from bear_classifier.inference import Prediction
 

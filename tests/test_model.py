@@ -1,7 +1,7 @@
 """The packaged EfficientNet-Lite0 weights, converted into timm, behave like the reference."""
 import torch
 
-from conftest import first_photo
+from helpers import first_photo
 
 
 def test_converted_lite0_matches_reference_package(no_network):

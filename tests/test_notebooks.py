@@ -2,7 +2,7 @@
 import nbformat
 from nbclient import NotebookClient
 
-from conftest import ROOT, shared
+from helpers import ROOT, shared
 
 
 def run(nb, timeout=900):

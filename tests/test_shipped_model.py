@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, shared
+from helpers import ROOT, shared
 from bear_classifier.evaluate import score_bears, score_negatives
 from bear_classifier.inference import Classifier
 

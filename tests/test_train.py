@@ -1,35 +1,36 @@
-"""Tiny end-to-end training: probe + fine-tune, export, load_learner in a fresh process,
-the TorchScript copy for the app; and the probe's parts on synthetic data."""
+"""Tiny end-to-end training: probe + fine-tune, export, load_learner in a fresh process, the
+ONNX copy for the app; resnet18 offline; your own classes; the probe's parts on synthetic data."""
 import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, shared
+from helpers import BEAR_CLASSES, ROOT, link_classes, link_photos, shared
+from bear_classifier.app import BearApp
 from bear_classifier.data import OTHER
-from bear_classifier.inference import Classifier
-from bear_classifier.train import Recipe, fit_head, pick_threshold, train
+from bear_classifier.inference import Classifier, ModelError
+from bear_classifier.train import Recipe, fit_head, out_of_fold, pick_threshold, train
 
 TINY = Recipe(size=64, bs=8, epochs=1)  # exercises the optional fine-tuning too
+VOCAB = ["black", "grizzly", OTHER, "teddy"]
 
 
 @pytest.fixture(scope="module")
 def tiny_export(tmp_path_factory):
     """A 4-class model (3 bears + 'other') trained on 8 real photos per class."""
     tmp = tmp_path_factory.mktemp("tiny")
-    data, neg = tmp / "data", tmp / "neg"
-    for cls in ("grizzly", "black", "teddy"):
-        (data / cls).mkdir(parents=True)
-        for p in sorted((shared("bears") / cls).iterdir())[:8]:
-            (data / cls / p.name).symlink_to(p)
-    neg.mkdir()
-    for p in sorted(shared("notbears").glob("*.jpg"))[:8]:
-        (neg / p.name).symlink_to(p)
+    data = link_classes(tmp / "data", "bears", BEAR_CLASSES, 8)
+    neg = link_photos(tmp / "neg", sorted(shared("notbears").glob("*.jpg"))[:8])
     out = tmp / "export.pkl"
     learn, facts = train(data, out, neg, cache=tmp / "cache", recipe=TINY, verbose=False)
     return out, facts
+
+
+def photos(cls="black", n=2):
+    return [p.read_bytes() for p in sorted((shared("bears-test") / cls).iterdir())[:n]]
 
 
 def test_probe_fits_separable_classes_and_l2_keeps_the_start():
@@ -44,6 +45,15 @@ def test_probe_fits_separable_classes_and_l2_keeps_the_start():
     assert (w - start).abs().max() < 1e-2
 
 
+def test_out_of_fold_predicts_unseen_rows_and_refuses_a_one_image_class():
+    g = torch.Generator().manual_seed(1)
+    y = torch.arange(3).repeat(10)
+    x = torch.randn(30, 8, generator=g) * 0.3 + torch.eye(3, 8)[y] * 3
+    probs = out_of_fold(x, y, torch.zeros(3, 8), torch.zeros(3), Recipe())
+    assert probs.shape == (30, 3) and (probs.argmax(1) == y).all()
+    assert out_of_fold(x, torch.cat([y[:-1], torch.tensor([3])]), torch.zeros(4, 8), torch.zeros(4), Recipe()) is None
+
+
 def test_threshold_rejects_the_chosen_share_of_negatives_within_bounds():
     p = [i / 100 for i in range(100)]  # P(other) of 100 negatives: 0.00 .. 0.99
     t = pick_threshold(p, 0.3)
@@ -52,67 +62,118 @@ def test_threshold_rejects_the_chosen_share_of_negatives_within_bounds():
     assert pick_threshold([0.999] * 10, 0.95) == 0.99 and pick_threshold([], 0.95) == 0.5
 
 
+def test_recipe_owns_its_command_line():
+    import argparse
+
+    p = argparse.ArgumentParser()
+    Recipe.add_arguments(p)
+    r = Recipe.from_args(p.parse_args(["--arch", "resnet18", "--no-pretrained", "--head-l2", "0.5", "--epochs", "2"]))
+    assert r == Recipe(arch="resnet18", pretrained=False, head_l2=0.5, epochs=2)
+    assert Recipe.from_args(p.parse_args([])) == Recipe()
+
+
 def test_training_reports_facts(tiny_export):
     out, facts = tiny_export
-    assert out.exists() and facts["vocab"] == ["black", "grizzly", OTHER, "teddy"]
+    assert out.exists() and facts["vocab"] == VOCAB
     assert facts["counts"] == {"black": 8, "grizzly": 8, "teddy": 8, OTHER: 8}
     assert facts["train_images"] + facts["valid_images"] == 32 and facts["valid_images"] == 6
     assert 0 <= facts["valid_accuracy"] <= 1 and 0.5 <= facts["other_threshold"] <= 0.99
 
 
-def test_torchscript_copy_matches_the_learner_and_loads_without_fastai(tiny_export, tmp_path):
+def test_onnx_copy_matches_the_learner(tiny_export):
     out, facts = tiny_export
-    assert out.with_suffix(".pt").exists()
     fast, slow = Classifier.load(out), Classifier.from_export(out)
-    assert isinstance(fast.model, torch.jit.ScriptModule) and not isinstance(slow.model, torch.jit.ScriptModule)
-    assert fast.vocab == slow.vocab and fast.other_threshold == slow.other_threshold
-    assert abs(fast.other_threshold - facts["other_threshold"]) < 1e-4
-    photos = [p.read_bytes() for p in sorted((shared("bears-test") / "black").iterdir())[:2]]
-    ims = [fast.classify(b).image for b in photos]
-    assert torch.allclose(fast.probabilities(ims), slow.probabilities(ims), atol=1e-4)  # a batch of two
+    assert not fast.notice and fast.vocab == slow.vocab == VOCAB
+    assert fast.other_threshold == slow.other_threshold and abs(fast.other_threshold - facts["other_threshold"]) < 1e-4
+    ims = [fast.classify(b).image for b in photos()]
+    assert np.abs(fast.probabilities(ims) - slow.probabilities(ims)).max() < 1e-4  # a batch of two
+
+
+def test_a_fresh_process_classifies_with_onnx_alone(tiny_export):
+    out, _ = tiny_export
     code = (f"import sys; from bear_classifier.inference import Classifier; c = Classifier.load({str(out)!r});"
-            "print(type(c.model).__name__, [m for m in ('fastai', 'timm', 'torchvision') if m in sys.modules])")
+            f"p = c.classify(open({str(sorted((shared('bears-test') / 'teddy').iterdir())[0])!r}, 'rb').read());"
+            "print(p.label in c.vocab, [m for m in ('torch', 'fastai', 'timm', 'torchvision') if m in sys.modules])")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.split()[-1] == "[]"
+    assert r.stdout.split() == ["True", "[]"]
 
 
-def test_a_torchscript_copy_of_another_export_is_ignored(tiny_export, tmp_path):
+def test_stale_missing_and_corrupt_onnx_fall_back_with_one_line(tiny_export, tmp_path):
     out, _ = tiny_export
     export = tmp_path / "export.pkl"
     export.write_bytes(out.read_bytes())
-    (tmp_path / "export.pt").write_bytes(out.with_suffix(".pt").read_bytes())
-    assert isinstance(Classifier.load(export).model, torch.jit.ScriptModule)
-    Classifier.load(export).save(tmp_path / "export.pt", source=ROOT / "cleaning.csv")  # made from another file
-    with pytest.warns(UserWarning, match="another export"):
-        clf = Classifier.load(export)
-    assert not isinstance(clf.model, torch.jit.ScriptModule)
-    (tmp_path / "export.pt").write_bytes(b"version https://git-lfs.github.com/spec/v1\n")  # e.g. an LFS pointer
-    with pytest.warns(UserWarning, match="unreadable"):
-        assert Classifier.load(export).vocab == clf.vocab
+    onnx = tmp_path / "export.onnx"
+    cases = {"missing": None, "made from another export": b"stale", "unreadable": b"version https://git-lfs.github.com/spec/v1\n"}
+    for why, content in cases.items():
+        if content == b"stale":
+            onnx.write_bytes(out.with_suffix(".onnx").read_bytes())
+            export.write_bytes(out.read_bytes() + b"\0")  # a different export.pkl
+        elif content:
+            onnx.write_bytes(content)
+        with pytest.warns(UserWarning, match=why):
+            clf = Classifier.load(export)
+        assert why in clf.notice and "\n" not in clf.notice and clf.vocab == VOCAB
+        assert why in BearApp(clf).header.value  # the app says so
 
 
-def test_cli_writes_the_torchscript_copy_for_an_export_made_elsewhere(tiny_export, tmp_path):
+def test_without_fastai_a_missing_onnx_is_a_one_line_message(tiny_export, tmp_path, monkeypatch):
     out, _ = tiny_export
-    export = tmp_path / "export.pkl"  # as if trained on Colab: no export.pt beside it
+    (tmp_path / "export.pkl").write_bytes(out.read_bytes())
+    monkeypatch.setitem(sys.modules, "fastai.learner", None)  # as in the app's environment
+    with pytest.raises(ModelError, match="export.onnx is missing, and fastai is not installed") as e:
+        Classifier.load(tmp_path / "export.pkl")
+    assert "\n" not in str(e.value)
+    assert "bear-message" in BearApp.load(str(tmp_path / "export.pkl")).value
+
+
+def test_cli_writes_the_onnx_copy_for_an_export_made_elsewhere(tiny_export, tmp_path):
+    out, _ = tiny_export
+    export = tmp_path / "export.pkl"  # as if trained on Colab: no export.onnx beside it
     export.write_bytes(out.read_bytes())
-    r = subprocess.run([sys.executable, "-m", "bear_classifier.inference", str(export)], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "bear_classifier.export", str(export)], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     clf = Classifier.load(export)
-    assert isinstance(clf.model, torch.jit.ScriptModule) and clf.vocab == ["black", "grizzly", OTHER, "teddy"]
+    assert not clf.notice and clf.vocab == VOCAB
 
 
 def test_export_loads_in_a_fresh_process_without_this_package(tiny_export, tmp_path):
     out, _ = tiny_export
-    code = ("import json, sys; from fastai.learner import load_learner; from fastai.vision.core import PILImage;"
+    code = ("import json, sys; from fastai.learner import load_learner;"
             f"learn = load_learner({str(out)!r}); print(json.dumps(list(learn.dls.vocab)));"
             "print('bear_classifier' in sys.modules)")
-    # Run from an empty folder so the project package cannot be imported.
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     vocab, imported = r.stdout.strip().splitlines()[-2:]
-    assert json.loads(vocab) == ["black", "grizzly", OTHER, "teddy"] and imported == "False"
+    assert json.loads(vocab) == VOCAB and imported == "False"
+
+
+def test_resnet18_trains_exports_and_classifies_offline(tmp_path, no_network):
+    """The second architecture end to end with random weights (its ImageNet weights need the internet)."""
+    data = link_classes(tmp_path / "data", "bears", {"black": "black", "grizzly": "grizzly"}, 6)
+    recipe = Recipe(arch="resnet18", pretrained=False, size=64, bs=4)
+    learn, facts = train(data, tmp_path / "export.pkl", cache=tmp_path / "cache", recipe=recipe, verbose=False)
+    clf = Classifier.load(tmp_path / "export.pkl")
+    assert not clf.notice and clf.vocab == ["black", "grizzly"]
+    assert clf.transform.mean == pytest.approx((0.485, 0.456, 0.406))  # timm's statistics for resnet18
+    pred = clf.classify(photos("grizzly", 1)[0])
+    assert pred.label in clf.vocab and abs(sum(pred.probs.values()) - 1) < 1e-5
+
+
+def test_your_own_classes_get_their_own_wording(tmp_path):
+    """A tiny model of two non-bear classes (notbears' dogs and cats), served by the app."""
+    notbears = sorted(shared("notbears").glob("*.jpg"))
+    data = tmp_path / "pets"
+    for kind in ("dog", "cat"):
+        link_photos(data / kind, [p for p in notbears if p.name.startswith(f"{kind}_")][:6])
+    neg = link_photos(tmp_path / "neg", [p for p in notbears if p.name.startswith("building_")][:6])
+    train(data, tmp_path / "export.pkl", neg, cache=tmp_path / "cache", recipe=Recipe(size=64, bs=4), verbose=False)
+    app = BearApp.load(str(tmp_path / "export.pkl"))
+    assert "Cat or dog?" in app.header.value and "Upload a photo of a cat or dog" in app.header.value
+    assert "bear" not in app.header.value.lower()
+    pred = app.classifier.decide({"cat": 0.01, "dog": 0.01, OTHER: 0.98})
+    assert pred.text() == "This doesn't look like a cat or dog."
 
 
 def test_training_cli_gives_one_line_errors(tmp_path):

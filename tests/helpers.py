@@ -1,0 +1,58 @@
+"""What the tests share: where the repository and the real photos are, image encoders, and
+folders of symlinked photos."""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("BEAR_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared(name: str) -> Path:
+    """A folder of ../shared/data, or skip the test saying why."""
+    path = SHARED / name
+    if not path.is_dir():
+        pytest.skip(f"real photos not available: {path} is absent (set BEAR_DATA to the shared data folder)")
+    return path
+
+
+def first_photo(cls: str, folder: str = "bears-test") -> Path:
+    return sorted((shared(folder) / cls).glob("*.jp*g"))[0]
+
+
+def encode(im: Image.Image, fmt: str, **save) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **save)
+    return buf.getvalue()
+
+
+def jpeg_bytes(size=(64, 48), colour=(200, 120, 40), quality=90, **save) -> bytes:
+    return encode(Image.new("RGB", size, colour), "JPEG", quality=quality, **save)
+
+
+def png_bytes(mode="RGB", size=(64, 48), colour=None) -> bytes:
+    return encode(Image.new(mode, size, colour if colour is not None else 128), "PNG")
+
+
+def link_photos(dest: Path, sources: list[Path]) -> Path:
+    """`dest` holding symlinks to `sources` (real photos, never copied)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for p in sources:
+        (dest / p.name).symlink_to(p)
+    return dest
+
+
+def link_classes(dest: Path, folder: str, classes: dict[str, str], n: int, skip: int = 0) -> Path:
+    """dest/<class>/ with photos skip..skip+n of shared/<folder>/<source> for each {class: source}."""
+    for cls, source in classes.items():
+        src = shared(folder) / source
+        link_photos(dest / cls, sorted(p for p in src.iterdir() if p.is_file())[skip:skip + n])
+    return dest
+
+
+BEAR_CLASSES = {c: c for c in ("black", "grizzly", "teddy")}
