@@ -114,6 +114,8 @@ def fetch(url: str, session: requests.Session, timeout: float, max_bytes: int) -
         raise ValueError("timeout") from None
     except requests.TooManyRedirects:
         raise ValueError("redirect loop") from None
+    except requests.exceptions.ChunkedEncodingError:
+        raise ValueError("incomplete response") from None
     except requests.RequestException as e:
         raise ValueError(f"network error ({type(e).__name__})") from None
 
