@@ -86,6 +86,16 @@ class Manifest:
         self.file.close()
 
 
+def new_session(workers: int) -> requests.Session:
+    """A session with a browser User-Agent and a connection pool for `workers` threads."""
+    session = requests.Session()
+    session.headers.update({"User-Agent": USER_AGENT, "Accept": "image/avif,image/webp,image/*,*/*;q=0.8"})
+    adapter = requests.adapters.HTTPAdapter(pool_connections=workers, pool_maxsize=workers)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
 def fetch(url: str, session: requests.Session, timeout: float, max_bytes: int) -> bytes:
     """GET `url` (following redirects) and return the body; raises ValueError with a short reason."""
     try:
@@ -104,8 +114,23 @@ def fetch(url: str, session: requests.Session, timeout: float, max_bytes: int) -
         raise ValueError("timeout") from None
     except requests.TooManyRedirects:
         raise ValueError("redirect loop") from None
+    except requests.exceptions.ChunkedEncodingError:
+        raise ValueError("incomplete response") from None
     except requests.RequestException as e:
         raise ValueError(f"network error ({type(e).__name__})") from None
+
+
+def write_atomic(dest: Path, data: bytes) -> None:
+    """Write `data` to a hidden temporary file beside `dest`, then rename it: `dest` is
+    either absent or complete, and remove_partials cleans up after a kill."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.{threading.get_ident()}{PART_SUFFIX}"
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def existing_hashes(root: Path) -> set[str]:
@@ -138,11 +163,7 @@ class Downloader:
         self.manifest = Manifest(self.root)
         self.hashes = existing_hashes(self.root)
         self.lock = threading.Lock()
-        self.session = requests.Session()
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "image/avif,image/webp,image/*,*/*;q=0.8"})
-        adapter = requests.adapters.HTTPAdapter(pool_connections=workers, pool_maxsize=workers)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.session = new_session(workers)
 
     def _one(self, url: str, folder: str) -> dict:
         row = {"url": url, "folder": folder, "status": "failed", "file": "", "detail": ""}
@@ -164,10 +185,7 @@ class Downloader:
                 return {**row, "status": "duplicate", "detail": sha[:16]}
             self.hashes.add(sha)
         dest = self.root / folder / f"{sha[:16]}.{ext}"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.parent / f".{dest.name}.{threading.get_ident()}{PART_SUFFIX}"
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
+        write_atomic(dest, data)
         return {**row, "status": "saved", "file": str(dest.relative_to(self.root))}
 
     def download(self, urls: list[str], folder: str, progress: bool = True) -> Counts:
@@ -179,7 +197,7 @@ class Downloader:
                 counts.skipped += 1
             else:
                 todo.append(u)
-        bar = _bar(len(todo), progress)
+        bar = progress_steps(len(todo), progress)
         with ThreadPoolExecutor(self.workers) as pool:
             for fut in as_completed([pool.submit(self._one, u, folder) for u in todo]):
                 row = fut.result()
@@ -207,8 +225,9 @@ def download_images(urls: list[str], dest: Path, workers: int = 16, timeout: flo
         dl.close()
 
 
-def _bar(total: int, enabled: bool):
-    """A progress bar with a counts comment; a no-op when disabled or there is nothing to do."""
+def progress_steps(total: int, enabled: bool):
+    """A progress bar advanced one step per call of the returned function, whose argument
+    is the bar's comment; a no-op when disabled or there is nothing to do."""
     if not enabled or not total:
         return lambda comment: None
     from fastprogress.fastprogress import progress_bar

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
-from imageserver import ImageServer, mixed_urls  # noqa: E402
 from bear_classifier.download import Downloader  # noqa: E402
+from bear_classifier.hosts import ImageServer, mixed_urls  # noqa: E402
 
 
 def main():

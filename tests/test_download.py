@@ -7,9 +7,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from imageserver import ImageServer
 from bear_classifier.dataset import build_dataset, cached_search, parse_spec
 from bear_classifier.download import MANIFEST, Downloader, sniff
+from bear_classifier.hosts import ImageServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,8 +1,10 @@
-"""A local image host on 127.0.0.1 for download tests and benchmarks.
+"""Local hosts on 127.0.0.1 for download tests and benchmarks.
 
-Routes: /img/<n>.<jpg|png|webp> (distinct images), /same/<k>.jpg (one image under many
-URLs), /slow/<n>.jpg (answers after `slow` seconds), /drip/<n>.jpg (image sent slowly),
-/status/<code>, /redirect/<n>.jpg, /html.jpg, /svg.jpg, /truncated.jpg, /huge.jpg.
+ImageServer routes: /img/<n>.<jpg|png|webp> (distinct images), /same/<k>.jpg (one image
+under many URLs), /slow/<n>.jpg (answers after `slow` seconds), /drip/<n>.jpg (image sent
+slowly), /status/<code>, /redirect/<n>.jpg, /html.jpg, /svg.jpg, /truncated.jpg, /huge.jpg.
+
+RawHost serves photo folders at GitHub's raw URLs, /<repo>/<commit>/<path>, with faults.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import threading
 import time
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote
 
 from PIL import Image
 
@@ -28,9 +32,8 @@ def image(n: int, ext: str = "jpg", size=(160, 120)) -> bytes:
     return buf.getvalue()
 
 
-class Handler(BaseHTTPRequestHandler):
+class QuietHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    slow = 30.0
 
     def log_message(self, *args):
         pass
@@ -47,6 +50,10 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
 
+
+class Handler(QuietHandler):
+    """The ImageServer routes."""
+
     def do_GET(self):
         parts = self.path.split("?")[0].strip("/").split("/")
         name = parts[-1]
@@ -56,7 +63,7 @@ class Handler(BaseHTTPRequestHandler):
         if parts[0] == "same":
             return self.send(200, image(10**6), "image/jpeg")
         if parts[0] == "slow":
-            time.sleep(self.slow)
+            time.sleep(self.server.host.slow)
             return self.send(200, image(int(stem)))
         if parts[0] == "drip":
             body = image(int(stem))
@@ -84,12 +91,13 @@ class QuietServer(ThreadingHTTPServer):
         pass  # clients that hang up (timeouts, size caps) are part of the tests
 
 
-class ImageServer:
-    """Context manager running Handler on a free port; .url(path) builds URLs."""
+class LocalHost:
+    """Context manager serving `handler` on a free port; .url(path) builds URLs and handlers
+    reach this object as self.server.host."""
 
-    def __init__(self, slow: float = 30.0):
-        Handler.slow = slow
-        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self.httpd = QuietServer(("127.0.0.1", 0), handler)
+        self.httpd.host = self
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
@@ -104,6 +112,14 @@ class ImageServer:
         self.httpd.server_close()
 
 
+class ImageServer(LocalHost):
+    """Synthetic images and assorted failures (see the module docstring)."""
+
+    def __init__(self, slow: float = 30.0):
+        self.slow = slow
+        super().__init__(Handler)
+
+
 def mixed_urls(server: ImageServer, n: int = 300, failing: float = 0.1) -> list[str]:
     """n URLs of which a `failing` share fails in assorted ways (the rest are distinct images)."""
     bad = ["status/404", "status/500", "status/429", "html.jpg", "svg.jpg", "truncated.jpg", "huge.jpg", "slow/1.jpg"]
@@ -114,3 +130,58 @@ def mixed_urls(server: ImageServer, n: int = 300, failing: float = 0.1) -> list[
     random.Random(0).shuffle(urls)
     return urls
 
+
+
+FAULTS = ("missing", "corrupt", "truncated", "slow")
+
+
+class RawHandler(QuietHandler):
+    """GitHub-raw-shaped routes of a RawHost, with its faults."""
+
+    def do_GET(self):
+        host = self.server.host
+        with host.lock:
+            host.requests += 1
+        file, fault = host.routes.get(unquote(self.path), (None, None))
+        if file is None or fault == "missing":
+            return self.send(404, b"404: Not Found", "text/plain")
+        body = file.read_bytes()
+        if fault == "slow":
+            time.sleep(host.slow)
+        if fault == "corrupt":
+            body = body[:-1] + bytes([body[-1] ^ 0xFF])
+        if fault == "truncated":  # promise the whole body, send half, hang up
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.close_connection = True
+            return
+        self.send(200, body, "application/octet-stream")
+
+
+class RawHost(LocalHost):
+    """Serves <folder>/<name>/<file> at /<repo>/<commit>/<path> for every row of
+    manifests {name: rows}, as raw.githubusercontent.com serves the originals.
+
+    `faults` maps "<name>/<file>" to one of FAULTS: missing (404), corrupt (one byte
+    changed), truncated (Content-Length larger than the body, then the connection closes),
+    slow (answers after `slow` seconds). `requests` counts the requests answered.
+    """
+
+    def __init__(self, folder: Path, manifests: dict[str, list[dict]], faults: dict[str, str] | None = None,
+                 slow: float = 5.0):
+        faults = faults or {}
+        if set(faults.values()) - set(FAULTS):
+            raise ValueError(f"unknown faults {sorted(set(faults.values()) - set(FAULTS))}; known: {FAULTS}")
+        self.routes = {f"/{r['repo']}/{r['commit']}/{r['path']}": (Path(folder) / name / r["file"],
+                                                                   faults.get(f"{name}/{r['file']}"))
+                       for name, rows in manifests.items() for r in rows}
+        self.slow = slow
+        self.requests = 0
+        self.lock = threading.Lock()
+        super().__init__(RawHandler)
+
+    @property
+    def base_url(self) -> str:
+        return self.url("").rstrip("/")
