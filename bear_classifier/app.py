@@ -83,7 +83,7 @@ class BearApp:
         self.upload.observe(lambda _: self._received(), names="value")
         self.widget = widgets.VBox(
             [self.header, self.upload, self.button, self.image, self.answer, self.bars],
-            layout=widgets.Layout(width="100%", max_width="640px", padding="0 8px", box_sizing="border-box"))
+            layout=widgets.Layout(width="100%", max_width="640px", padding="0 8px"))
 
     @staticmethod
     def load(path: str = "export.pkl"):

@@ -7,7 +7,7 @@ image is judged by a model that never saw its label. Images whose own label gets
 out-of-fold probability are the suspects: review them (train.ipynb shows them) and record
 the decision, keyed by sha256, in cleaning.csv.
 
-    python -m bear_classifier.clean --data ../shared/data/bears --out suspects.csv
+    python -m bear_classifier.clean --data data/bears --negatives data/notbears --out suspects.csv
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .data import DataError, build_cache, dataloaders, read_decisions, write_decisions
 from .images import open_image
+from .published import locate
 from .train import Recipe, embed, make_learner, out_of_fold, quiet
 
 SUSPECT_FIELDS = ["sha256", "path", "label", "p_label", "suggested", "p_suggested"]
@@ -95,7 +96,7 @@ def record_cleaner(cleaner, decisions: Path, cache: Path, reason: str = "ImageCl
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="Rank likely label errors in a folder of class sub-folders.")
-    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--data", type=Path, default=Path("data/bears"), help="folder of class sub-folders")
     p.add_argument("--negatives", type=Path)
     p.add_argument("--decisions", type=Path, help="decisions already taken (dropped images are left out)")
     p.add_argument("--cache", type=Path, default=Path(".cache/train"))
@@ -104,7 +105,8 @@ def main(argv=None):
     Recipe.add_arguments(p)
     a = p.parse_args(argv)
     try:
-        rows = suspects_in(a.data, a.cache, a.negatives, a.decisions, Recipe.from_args(a), a.threshold)
+        data, negatives = locate(a.data), a.negatives and locate(a.negatives)
+        rows = suspects_in(data, a.cache, negatives, a.decisions, Recipe.from_args(a), a.threshold)
     except DataError as e:
         sys.exit(f"error: {e}")
     with open(a.out, "w", newline="") as f:

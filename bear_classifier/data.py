@@ -32,6 +32,9 @@ DECISIONS_FIELDS = ["sha256", "action", "label", "path", "reason"]
 class DataError(ValueError):
     """A dataset problem the user must fix; str() is a one-line message."""
 
+    def _render_traceback_(self):  # IPython (train.ipynb) shows the line alone, without a traceback
+        return [f"DataError: {self}"]
+
 
 @dataclass
 class Item:
@@ -165,7 +168,6 @@ def build_cache(data: Path, cache: Path, decisions: Path | None = None, negative
     cache/.sources.json maps each sha256 to the file it came from.
     """
     _check_cache_apart(cache, data, negatives)
-    _check_cache_apart(cache, data, negatives)
     items = scan(data, negatives, per_class)
     rules = read_decisions(decisions)
     cache = Path(cache)
@@ -204,18 +206,6 @@ def build_cache(data: Path, cache: Path, decisions: Path | None = None, negative
     if len(report.counts) < 2:
         raise DataError(f"after verification only {len(report.counts)} class(es) have usable images: {report.summary()}")
     return report
-
-
-def _check_cache_apart(cache: Path, *photos: Path | None) -> None:
-    """Refuse a cache folder that is, contains or sits inside a photo folder: build_cache
-    deletes files in the cache that it did not write."""
-    c = Path(cache).resolve()
-    for folder in filter(None, photos):
-        f = Path(folder).resolve()
-        how = "is" if c == f else "contains" if c in f.parents else "is inside" if f in c.parents else None
-        if how:
-            raise DataError(f"the cache folder {cache} {how} the photo folder {folder}; "
-                            f"choose a cache outside it, e.g. .cache/data")
 
 
 def _check_cache_apart(cache: Path, *photos: Path | None) -> None:

@@ -74,7 +74,11 @@ class Manifest:
         self.file = open(self.path, "a", newline="", encoding="utf-8")
         self.writer = csv.DictWriter(self.file, MANIFEST_FIELDS)
         if new:
-            self.writer.writeheader()
+            try:
+                self.writer.writeheader()
+            except OSError:
+                self.file.close()
+                raise
 
     def add(self, row: dict):
         with self.lock:
@@ -160,10 +164,16 @@ class Downloader:
         self.root.mkdir(parents=True, exist_ok=True)
         remove_partials(self.root)
         self.workers, self.timeout, self.max_bytes = workers, timeout, max_bytes
-        self.manifest = Manifest(self.root)
         self.hashes = existing_hashes(self.root)
         self.lock = threading.Lock()
+        self.manifest = Manifest(self.root)  # opens a file: last, so a failure above leaks nothing
         self.session = new_session(workers)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def _one(self, url: str, folder: str) -> dict:
         row = {"url": url, "folder": folder, "status": "failed", "file": "", "detail": ""}
@@ -218,11 +228,8 @@ def download_images(urls: list[str], dest: Path, workers: int = 16, timeout: flo
     """Download `urls` into the class folder `dest`; its parent folder is the dataset, whose
     manifest records what is done and whose images count for de-duplication."""
     dest = Path(dest)
-    dl = Downloader(dest.parent, workers=workers, timeout=timeout)
-    try:
+    with Downloader(dest.parent, workers=workers, timeout=timeout) as dl:
         return dl.download(urls, dest.name, progress)
-    finally:
-        dl.close()
 
 
 def progress_steps(total: int, enabled: bool):

@@ -76,7 +76,7 @@ def main(argv=None):
     p.add_argument("--model", type=Path, default=Path("export.pkl"))
     p.add_argument("--bears", type=Path, required=True, help="folder of class sub-folders")
     p.add_argument("--notbears", type=Path, help="folder of pictures showing none of the classes")
-    p.add_argument("--reviewed", type=Path, help="manifest with a 'reviewed' label column (e.g. manifests/bears-test.csv)")
+    p.add_argument("--reviewed", type=Path, help="manifest with a 'reviewed' label column (e.g. bear_classifier/manifests/bears-test.csv)")
     p.add_argument("--baseline", action="store_true", help="also score the ImageNet-head baseline in this run")
     a = p.parse_args(argv)
     reviewed = reviewed_labels(a.reviewed) if a.reviewed else None

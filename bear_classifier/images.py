@@ -12,14 +12,9 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-try:  # HEIC/HEIF from iPhones and macOS Safari, AVIF where libheif has it.
-    import pillow_heif
+import pillow_heif
 
-    pillow_heif.register_heif_opener()
-    if hasattr(pillow_heif, "register_avif_opener"):
-        pillow_heif.register_avif_opener()
-except ImportError:  # pragma: no cover - optional
-    pillow_heif = None
+pillow_heif.register_heif_opener()  # HEIC/HEIF from iPhones and macOS Safari (Pillow reads AVIF itself)
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
 MAX_PIXELS = 100_000_000  # 100 MP: larger than any phone photo, far below a bomb.

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import requests
 
-from . import manifests
+from . import manifest
 from .data import DataError, sha256_file
 from .download import MAX_BYTES, fetch, new_session, progress_steps, remove_partials, write_atomic
 
@@ -64,14 +64,14 @@ def _check_reachable(session: requests.Session, base_url: str, timeout: float) -
 
 
 def fetch_photos(name: str, root: Path = Path("data"), base_url: str = BASE_URL, workers: int = 16,
-                 timeout: float = 30.0, progress: bool = True, manifest_dir: Path = manifests.MANIFESTS) -> Fetched:
+                 timeout: float = 30.0, progress: bool = True, manifest_dir: Path = manifest.MANIFESTS) -> Fetched:
     """Download the photos of manifests/<name>.csv into <root>/<name>/<file>.
 
     A photo is saved only if its sha256 matches; failures (HTTP errors, wrong bytes, cut
     connections) are printed one line each and listed in .failed. Raises DataError when
     photos are missing and `base_url` cannot be reached.
     """
-    rows = manifests.read(name, manifest_dir)
+    rows = manifest.read(name, manifest_dir)
     folder = Path(root) / name
     folder.mkdir(parents=True, exist_ok=True)
     remove_partials(folder)
@@ -118,7 +118,7 @@ def photos(name: str, root: Path = Path("data"), fetch: bool = True, base_url: s
     some are missing and `fetch` is true. Warns when some are still missing; raises
     DataError with what to do when it holds none."""
     folder = Path(root) / name
-    rows = manifests.read(name)
+    rows = manifest.read(name)
 
     def missing() -> int:
         return sum(not (folder / r["file"]).is_file() for r in rows)
@@ -136,15 +136,24 @@ def photos(name: str, root: Path = Path("data"), fetch: bool = True, base_url: s
     return folder
 
 
+def locate(folder: Path, base_url: str = BASE_URL) -> Path:
+    """`folder` as given; but data/<name> of a published manifest (data/bears, say) is fetched
+    first where photos are missing (see `photos`). Other folders are the user's: never touched."""
+    folder = Path(folder)
+    if folder.name in manifest.NAMES and folder.absolute().parent == Path("data").absolute():
+        return photos(folder.name, folder.parent, base_url=base_url)
+    return folder
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="Download the photos listed in manifests/ from GitHub, checked by sha256.")
     p.add_argument("names", nargs="*", metavar="NAME", default=DEFAULT_NAMES,
-                   help=f"manifests to fetch: {', '.join(manifests.NAMES)}, or all (default: bears notbears)")
+                   help=f"manifests to fetch: {', '.join(manifest.NAMES)}, or all (default: bears notbears)")
     p.add_argument("--out", type=Path, default=Path("data"), help="photos go to OUT/NAME/")
     p.add_argument("--base-url", default=BASE_URL, help="where <repo>/<commit>/<path> is served")
     p.add_argument("--workers", type=int, default=16)
     a = p.parse_args(argv)
-    names = manifests.NAMES if "all" in a.names else a.names
+    names = manifest.NAMES if "all" in a.names else a.names
     failed = 0
     try:
         for name in names:

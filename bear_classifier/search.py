@@ -1,7 +1,4 @@
-"""Image search on DuckDuckGo through the maintained `ddgs` client, with retries.
-
-Falls back to the old `duckduckgo_search` package where only that is installed.
-"""
+"""Image search on DuckDuckGo through the maintained `ddgs` client, with retries."""
 from __future__ import annotations
 
 import time
@@ -13,14 +10,9 @@ class SearchError(RuntimeError):
 
 
 def default_client():
-    """A DDGS client from `ddgs`, or from the old `duckduckgo_search` package."""
-    try:
-        from ddgs import DDGS
-    except ImportError:
-        try:
-            from duckduckgo_search import DDGS
-        except ImportError:
-            raise SearchError("no search client installed: pip install ddgs") from None
+    """A DDGS client (`ddgs`, installed with the training extras)."""
+    from ddgs import DDGS
+
     return DDGS()
 
 
@@ -42,7 +34,7 @@ def search_images(term: str, max_images: int = 150, client=None, retries: int = 
         results = None
         for attempt in range(retries + 1):
             try:
-                results = _images(client, term, max_images - len(urls), page, backend)
+                results = client.images(term, max_results=max_images - len(urls), page=page, backend=backend)
                 break
             except Exception as e:  # ddgs raises DDGSException / RatelimitException / TimeoutException
                 if _is_no_results(e):
@@ -62,9 +54,3 @@ def search_images(term: str, max_images: int = 150, client=None, retries: int = 
         page += 1
     return urls[:max_images]
 
-
-def _images(client, term, max_results, page, backend):
-    try:
-        return client.images(term, max_results=max_results, page=page, backend=backend)
-    except TypeError:  # duckduckgo_search before the rename takes fewer keywords
-        return client.images(term, max_results=max_results)

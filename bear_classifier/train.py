@@ -7,7 +7,7 @@ bear rows, is fitted exactly (L-BFGS, cross-entropy with a pull towards that sta
 The "none of these" threshold comes from out-of-fold predictions on the negatives.
 Optional `epochs` then fine-tune the last stage gently, the book's way.
 
-    python -m bear_classifier.train --data ../shared/data/bears --negatives ../shared/data/notbears --out export.pkl
+    python -m bear_classifier.train --data data/bears --negatives data/notbears --out export.pkl
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .data import OTHER, DataError, build_cache, dataloaders
 from .export import export_learner
+from .published import locate
 
 
 @dataclass
@@ -229,7 +230,8 @@ def train(data: Path, out: Path = Path("export.pkl"), negatives: Path | None = N
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="Train the classifier on a folder of class sub-folders and export it.")
-    p.add_argument("--data", required=True, type=Path, help="folder with one sub-folder of images per class")
+    p.add_argument("--data", type=Path, default=Path("data/bears"),
+                   help="folder with one sub-folder of images per class (default: the published photos, fetched when missing)")
     p.add_argument("--negatives", type=Path, help=f"folder of pictures showing none of the classes (learned as {OTHER!r})")
     p.add_argument("--decisions", type=Path, help="cleaning decisions CSV (default: cleaning.csv if present)")
     p.add_argument("--out", type=Path, default=Path("export.pkl"))
@@ -239,7 +241,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     decisions = a.decisions or (Path("cleaning.csv") if Path("cleaning.csv").exists() else None)
     try:
-        _, facts = train(a.data, a.out, a.negatives, decisions, a.cache, Recipe.from_args(a))
+        data, negatives = locate(a.data), a.negatives and locate(a.negatives)
+        _, facts = train(data, a.out, negatives, decisions, a.cache, Recipe.from_args(a))
     except DataError as e:
         sys.exit(f"error: {e}")
     print(json.dumps(facts, indent=1))

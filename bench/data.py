@@ -10,14 +10,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bear_classifier import manifest
+from bear_classifier.hosts import RawHost
+from bear_classifier.published import fetch_photos
 
-from bear_classifier import manifests  # noqa: E402
-from bear_classifier.hosts import RawHost  # noqa: E402
-from bear_classifier.published import fetch_photos  # noqa: E402
-
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 NAMES = ["bears", "notbears"]
 
 
@@ -31,7 +28,7 @@ def fetch_all(out: Path, base_url: str) -> tuple[float, list]:
 def main():
     if not SHARED.is_dir():
         sys.exit(f"error: {SHARED} is absent; the benchmark serves the photos from there")
-    with RawHost(SHARED, {n: manifests.read(n) for n in NAMES}) as host, tempfile.TemporaryDirectory() as tmp:
+    with RawHost(SHARED, {n: manifest.read(n) for n in NAMES}) as host, tempfile.TemporaryDirectory() as tmp:
         seconds, first = fetch_all(Path(tmp), host.base_url)
         partial = [p for p in Path(tmp).rglob(".*") if p.is_file()]
         requests = host.requests

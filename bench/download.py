@@ -3,16 +3,12 @@
     .venv/bin/python bench/download.py     # prints JSON; target: seconds <= 30
 """
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bear_classifier.download import Downloader  # noqa: E402
-from bear_classifier.hosts import ImageServer, mixed_urls  # noqa: E402
+from bear_classifier.download import Downloader
+from bear_classifier.hosts import ImageServer, mixed_urls
 
 
 def main():

@@ -12,32 +12,31 @@ rejected 0.9454; with `--epochs 1` (probe, then the last stage fine-tuned) 0.978
 """
 import argparse
 import json
-import sys
 import zlib
 from dataclasses import asdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bear_classifier.data import OTHER, build_cache, dataloaders
+from bear_classifier.inference import Classifier
+from bear_classifier.published import locate
+from bear_classifier.train import Recipe, fit, make_learner
 
-from bear_classifier.data import OTHER, build_cache, dataloaders  # noqa: E402
-from bear_classifier.inference import Classifier  # noqa: E402
-from bear_classifier.train import Recipe, fit, make_learner  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 FOLDS = ("actionmichael", "huahang", "chwang")
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/bears")
-    p.add_argument("--negatives", type=Path, default=ROOT.parent / "shared/data/notbears")
+    p.add_argument("--data", type=Path, default=Path("data/bears"))
+    p.add_argument("--negatives", type=Path, default=Path("data/notbears"))
     p.add_argument("--cache", type=Path, default=ROOT / ".cache/train")
-    for name, value in asdict(Recipe()).items():
-        p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    Recipe.add_arguments(p)
     a = p.parse_args()
-    recipe = Recipe(**{k: getattr(a, k) for k in asdict(Recipe())})
+    recipe = Recipe.from_args(a)
     from fastai.vision.all import FuncSplitter
 
+    a.data, a.negatives = locate(a.data), locate(a.negatives)
     build_cache(a.data, a.cache, ROOT / "cleaning.csv", a.negatives, verbose=False)
     sources = json.loads((a.cache / ".sources.json").read_text())
 
@@ -52,8 +51,7 @@ def main():
               "imagenet_head": {"bears": 0, "wrong_bear": 0}}
     r, head = totals["trained"], totals["imagenet_head"]
     for held in FOLDS:
-        dls = dataloaders(a.cache, recipe.arch, recipe.size, recipe.bs, recipe.seed, min_scale=recipe.min_scale,
-                          splitter=FuncSplitter(lambda p: fold(p) == held))
+        dls = dataloaders(a.cache, recipe, splitter=FuncSplitter(lambda p: fold(p) == held))  # seeded by the recipe
         learn = make_learner(dls, recipe)
         vocab = list(dls.vocab)
         bears = [c for c in vocab if c != OTHER]

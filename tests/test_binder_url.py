@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from helpers import ROOT
 from bear_classifier.binder import github_repo
 
 

@@ -3,7 +3,7 @@ import hashlib
 
 import pytest
 
-from conftest import jpeg_bytes
+from helpers import jpeg_bytes
 from bear_classifier.data import DataError, build_cache
 
 

@@ -1,17 +1,16 @@
 """The automatic suspect finder and recording cleaner choices."""
 from types import SimpleNamespace
 
-from helpers import shared
-from bear_classifier.clean import find_suspects, record_cleaner
-from bear_classifier.data import build_cache, read_decisions, sha256_file
+import pytest
+
+from helpers import BEAR_CLASSES, link_classes, shared
+from bear_classifier.clean import record_cleaner, suspects_in
+from bear_classifier.data import DataError, build_cache, read_decisions, sha256_file
+from bear_classifier.train import Recipe
 
 
 def small_set(tmp_path, n=10):
-    data = tmp_path / "data"
-    for cls in ("grizzly", "black", "teddy"):
-        (data / cls).mkdir(parents=True)
-        for p in sorted((shared("bears-test") / cls).glob("*.jpg"))[:n]:
-            (data / cls / p.name).symlink_to(p)
+    data = link_classes(tmp_path / "data", "bears-test", BEAR_CLASSES, n)
     planted = sorted((shared("bears-test") / "teddy").glob("*.jpg"))[n]
     (data / "grizzly" / "planted.jpg").symlink_to(planted)  # a teddy bear filed as grizzly
     return data, planted
@@ -19,11 +18,17 @@ def small_set(tmp_path, n=10):
 
 def test_a_mislabelled_photo_is_a_top_suspect(tmp_path):
     data, planted = small_set(tmp_path)
-    suspects = find_suspects(data)
-    top = [s["path"] for s in suspects[:3]]
-    assert str(data / "grizzly" / "planted.jpg") in top
-    planted_row = next(s for s in suspects if s["path"].endswith("planted.jpg"))
-    assert planted_row["suggested"] == "teddy" and planted_row["sha256"] == sha256_file(planted)
+    suspects = suspects_in(data, tmp_path / "cache", verbose=False)
+    assert str(data / "grizzly" / "planted.jpg") in [s["path"] for s in suspects[:3]]
+    row = next(s for s in suspects if s["path"].endswith("planted.jpg"))
+    assert row["label"] == "grizzly" and row["suggested"] == "teddy" and row["sha256"] == sha256_file(planted)
+
+
+def test_a_class_too_small_for_folds_is_a_one_line_message(tmp_path):
+    data = link_classes(tmp_path / "data", "bears-test", {"black": "black", "grizzly": "grizzly"}, 6)
+    link_classes(data, "bears-test", {"teddy": "teddy"}, 1)
+    with pytest.raises(DataError, match="at least 2 images"):
+        suspects_in(data, tmp_path / "cache", recipe=Recipe(size=64), verbose=False)
 
 
 def test_cleaner_choices_become_decisions_without_touching_files(tmp_path):

@@ -7,6 +7,7 @@ from PIL import Image
 
 from helpers import jpeg_bytes, png_bytes
 from bear_classifier.data import (OTHER, DataError, build_cache, dataloaders, read_decisions, scan, sha256_file)
+from bear_classifier.train import Recipe
 
 
 def make_folder(root, per_class=6, classes=("grizzly", "black", "teddy")):
@@ -118,8 +119,8 @@ def test_negatives_become_the_other_class(tmp_path):
 def test_datablock_split_is_seeded_and_labels_are_folders(tmp_path):
     data = make_folder(tmp_path / "data", per_class=10)
     build_cache(data, tmp_path / "cache", verbose=False)
-    a = dataloaders(tmp_path / "cache", size=64, bs=4)
-    b = dataloaders(tmp_path / "cache", size=64, bs=4)
+    a = dataloaders(tmp_path / "cache", Recipe(size=64, bs=4))
+    b = dataloaders(tmp_path / "cache", Recipe(size=64, bs=4))
     assert list(a.vocab) == ["black", "grizzly", "teddy"]
     assert [str(p) for p in a.valid_ds.items] == [str(p) for p in b.valid_ds.items]
     assert len(a.valid_ds) == 6

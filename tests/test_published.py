@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from conftest import ROOT, shared
-from bear_classifier import manifests
+from helpers import ROOT, shared
+from bear_classifier import manifest
 from bear_classifier.data import DataError
 from bear_classifier.hosts import RawHost
 from bear_classifier.published import HOWTO, fetch_photos, photos
@@ -25,28 +25,28 @@ def visible(folder):
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-@pytest.mark.parametrize("name", manifests.NAMES)
+@pytest.mark.parametrize("name", manifest.NAMES)
 def test_committed_manifests_equal_their_derivation(name, tmp_path):
-    manifests.write(manifests.derive(shared(name)), tmp_path / f"{name}.csv")
-    assert (tmp_path / f"{name}.csv").read_text() == (manifests.MANIFESTS / f"{name}.csv").read_text()
+    manifest.write(manifest.derive(shared(name)), tmp_path / f"{name}.csv")
+    assert (tmp_path / f"{name}.csv").read_text() == (manifest.MANIFESTS / f"{name}.csv").read_text()
 
 
 def test_reviewed_labels_follow_the_review():
-    reviewed = {r["file"]: r["reviewed"] for r in manifests.read("bears-test")}
+    reviewed = {r["file"]: r["reviewed"] for r in manifest.read("bears-test")}
     assert reviewed["black/jeffridgeway_0016.jpg"] == "exclude"
     assert reviewed["teddy/poziki_0017.jpg"] == "other"
-    assert sum(v == r["label"] for v, r in zip(reviewed.values(), manifests.read("bears-test"))) == 118
+    assert sum(v == r["label"] for v, r in zip(reviewed.values(), manifest.read("bears-test"))) == 118
 
 
 @pytest.fixture
 def subset(tmp_path):
     """manifests/bears.csv cut to 36 photos (12 per class), in a temporary manifest folder."""
     shared("bears")
-    rows = manifests.read("bears")
+    rows = manifest.read("bears")
     rows = [r for c in ("black", "grizzly", "teddy") for r in [r for r in rows if r["label"] == c][:12]]
     folder = tmp_path / "manifests"
     folder.mkdir()
-    manifests.write(rows, folder / "bears.csv")
+    manifest.write(rows, folder / "bears.csv")
     return folder, rows
 
 
@@ -108,7 +108,7 @@ def test_a_photo_changed_on_disk_is_fetched_again(subset, tmp_path):
 
 def test_killed_cli_resumes_and_failures_give_a_nonzero_exit(tmp_path, no_network):
     shared("notbears-test")
-    rows = manifests.read("notbears-test")
+    rows = manifest.read("notbears-test")
     slow = {f"notbears-test/{r['file']}": "slow" for r in rows}
     out = tmp_path / "data"
     cmd = [sys.executable, "-m", "bear_classifier.published", "--out", str(out), "--workers", "4", "notbears-test"]

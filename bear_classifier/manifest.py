@@ -1,11 +1,11 @@
-"""The committed photo manifests: where each photo of ../shared/data comes from on GitHub.
+"""The committed photo manifests (bear_classifier/manifests/*.csv): where each photo of ../shared/data comes from on GitHub.
 
 manifests/<name>.csv has one row per photo: file (relative to the photo folder), label
 (class, or kind for pictures of none of the classes), repo, commit, path (in that repo)
 and sha256; bears-test.csv adds `reviewed`, the label after bears-test/REVIEW.csv.
 They are derived from each shared folder's MANIFEST.csv; regenerate them with
 
-    python -m bear_classifier.manifests --shared ../shared/data
+    python -m bear_classifier.manifest --shared ../shared/data
 """
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from pathlib import Path
 
 from .data import OTHER, DataError
 
-ROOT = Path(__file__).resolve().parents[1]
-MANIFESTS = ROOT / "manifests"
+MANIFESTS = Path(__file__).resolve().parent / "manifests"  # package data
 NAMES = ["bears", "notbears", "bears-test", "notbears-test"]
 FIELDS = ["file", "label", "repo", "commit", "path", "sha256"]
 REVIEWED = {"exclude": "exclude", "not-a-bear": OTHER}  # REVIEW.csv verdict -> reviewed label
@@ -75,7 +74,7 @@ def read(name: str, manifests: Path = MANIFESTS) -> list[dict]:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="Regenerate manifests/*.csv from the shared photo folders.")
-    p.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data",
+    p.add_argument("--shared", type=Path, default=Path("../shared/data"),
                    help="folder holding bears/, notbears/, bears-test/, notbears-test/")
     p.add_argument("--out", type=Path, default=MANIFESTS)
     a = p.parse_args(argv)
