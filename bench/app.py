@@ -11,14 +11,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
-from browser import browser, classify_file, open_app, serve  # noqa: E402
+from bear_classifier.browser import browser, classify_file, open_app, serve  # noqa: E402
 
 
 def one_run(chromium, photo: Path) -> dict:
     t0 = time.perf_counter()
-    with serve("voila") as url:
+    with serve("voila") as server:
+        url = server.url
         t_server = time.perf_counter() - t0
         page = chromium.new_page()
         open_app(page, url)
