@@ -22,7 +22,7 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 
 ## Serve the app on http://localhost:$(PORT) (settings in voila.json)
 app: install
-	$(VENV)/bin/voila bears.ipynb --port=$(PORT) --no-browser
+	PYTHONPATH=. $(VENV)/bin/voila bears.ipynb --port=$(PORT) --no-browser
 
 ## Install everything (chromium too, where apt-get can) and run all tests
 test: dev chromium
