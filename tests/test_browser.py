@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser import ROOT, browser, choose_file, chromium_available, classify_file, open_app, serve
+from bear_classifier.browser import ROOT, browser, choose_file, chromium_available, classify_file, open_app, serve
 from helpers import first_photo, shared
 
 ARTIFACTS = ROOT / "artifacts"
@@ -39,7 +39,8 @@ def test_app_in_the_browser(kind, chromium, tmp_path):
     not_image = tmp_path / "notes.txt"
     not_image.write_text("this is not a photo")
     big = big_jpeg(tmp_path / "big.jpg")
-    with serve(kind, ARTIFACTS / f"{kind}-server.log") as url:
+    with serve(kind, ARTIFACTS / f"{kind}-server.log") as server:
+        url = server.url
         page = chromium.new_page(viewport={"width": 1280, "height": 900})
         open_app(page, url)
         assert "Traceback" not in page.content()

@@ -1,0 +1,197 @@
+"""Load benchmark: a class arrives at once. N visitors in chromium each open the app, classify K
+photos one after another and leave, against a freshly started server (its preheated pool filled);
+then the kernels they left are watched until the culler has removed them.
+
+    .venv/bin/python bench/load.py                     # 10 visitors x 5 photos, both kinds, committed cull settings
+    .venv/bin/python bench/load.py --runs 5 --cull-timeout 30 --cull-interval 10   # shorter cull wait
+    .venv/bin/python bench/load.py --visitors 2        # memory target: server + pool + 2 visitors <= 1 GB
+
+Visitors leave by closing their page without `beforeunload` (as a phone that loses the connection),
+so Voila's unload-time kernel shutdown does not happen and only the culler frees their kernels.
+Prints JSON.
+"""
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from bear_classifier.browser import (ROOT, ANSWER, CHROMIUM, CHROMIUM_ARGS, cull_args, kernels, rss, serve,
+                                     settings, tree)
+
+PHOTOS = Path(os.environ.get("BEAR_DATA", ROOT.parent / "shared" / "data")) / "bears-test"
+MB = 2**20
+SLACK_S = 30
+TARGETS = {"answered": "all (50/50 for 10 visitors x 5 photos)", "errors": 0, "page_ready_max_s": 15,
+           "answer_p50_s": 1.5, "visitor kernels gone within": "cull timeout + interval + 30 s",
+           "server_tree_rss_peak_mb (--visitors 2)": 1024}
+
+
+def photo_sets(visitors: int, k: int) -> list[list[Path]]:
+    """K photos per visitor, classes interleaved, so that no two in a row share a name."""
+    by_class = [sorted((PHOTOS / c).glob("*.jpg")) for c in ("grizzly", "black", "teddy")]
+    if not all(by_class):
+        sys.exit(f"photos not found in {PHOTOS}/{{grizzly,black,teddy}} (set BEAR_DATA)")
+    interleaved = [p for group in zip(*by_class) for p in group]
+    return [[interleaved[(v * k + j) % len(interleaved)] for j in range(k)] for v in range(visitors)]
+
+
+async def visitor(browser, url: str, photos: list[Path], ready_s: float, answer_s: float) -> dict:
+    """Open the app, classify each photo after the app has received it, leave; never raises."""
+    out = {"ready_s": None, "answers_s": [], "correct": 0, "errors": []}
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        t0 = time.perf_counter()
+        await page.goto(url, timeout=ready_s * 1000)
+        left = max(0.001, ready_s - (time.perf_counter() - t0))
+        await page.get_by_role("button", name="Classify").wait_for(timeout=left * 1000)
+        out["ready_s"] = time.perf_counter() - t0
+        for photo in photos:
+            async with page.expect_file_chooser(timeout=answer_s * 1000) as chooser:
+                await page.locator(".widget-upload").click()
+            await (await chooser.value).set_files(str(photo))
+            await page.locator(".bear-ready", has_text=photo.name).wait_for(timeout=answer_s * 1000)
+            t1 = time.perf_counter()
+            await page.get_by_role("button", name="Classify").click()
+            answer = page.locator(ANSWER).first
+            await answer.wait_for(timeout=answer_s * 1000)
+            text = (await answer.inner_text()).strip()
+            if text.startswith("Prediction: "):
+                out["answers_s"].append(time.perf_counter() - t1)
+                out["correct"] += text.startswith(f"Prediction: {photo.parent.name};")
+            else:
+                out["errors"].append(f"{photo.name}: {text}")
+    except Exception as e:  # a visitor who got no app or no answer in time is an error, not a hang
+        out["errors"].append(f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
+    finally:
+        await context.close()
+    return out
+
+
+def sample(proc, peak: dict):
+    ks = kernels(proc)
+    sizes = [rss([k]) for k in ks]
+    peak["kernels"] = max(peak["kernels"], len(ks))
+    peak["kernel_rss"] = max(peak["kernel_rss"], sum(sizes))
+    peak["per_kernel_rss"] = max([peak["per_kernel_rss"], *sizes])
+    peak["tree_rss"] = max(peak["tree_rss"], rss(tree(proc)))
+
+
+async def watch(proc, peak: dict, stop: asyncio.Event):
+    while not stop.is_set():
+        await asyncio.to_thread(sample, proc, peak)
+        await asyncio.sleep(0.5)
+
+
+async def wait_kernels(proc, count: int, timeout: float) -> int:
+    """Poll until the server has at most `count` kernels or `timeout` passes; the last count."""
+    deadline = time.perf_counter() + timeout
+    while (n := len(kernels(proc))) > count and time.perf_counter() < deadline:
+        await asyncio.sleep(1)
+    return n
+
+
+async def wait_for_pool(proc, pool: int, timeout: float):
+    """Wait until the preheated pool has started (`pool` kernels); None if it did not in time."""
+    deadline = time.perf_counter() + timeout
+    while len(kernels(proc)) < pool:
+        if time.perf_counter() > deadline:
+            return None
+        await asyncio.sleep(0.5)
+    return True
+
+
+def stats(values: list[float]) -> dict:
+    return {"p50": round(statistics.median(values), 2), "max": round(max(values), 2)} if values else None
+
+
+async def one_run(browser, kind: str, args) -> dict:
+    committed = settings(kind)
+    timeout = args.cull_timeout or committed["cull_idle_timeout"]
+    interval = args.cull_interval or committed["cull_interval"]
+    pool = committed["pool_size"]
+    with serve(kind, args=cull_args(timeout, interval)) as server:
+        t0 = time.perf_counter()
+        if await wait_for_pool(server.proc, pool, 300) is None:
+            return {"kind": kind, "errors": [f"the pool of {pool} preheated kernel(s) did not fill in 300 s"],
+                    "targets_met": {"pool_filled": False}}
+        pool_ready_s = time.perf_counter() - t0  # its kernel processes exist (preheating may go on)
+        peak = {"kernels": 0, "kernel_rss": 0, "per_kernel_rss": 0, "tree_rss": 0}
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch(server.proc, peak, stop))
+        total = args.ready_timeout + args.photos * 2 * args.answer_timeout + 30
+        visits = await asyncio.gather(*(
+            asyncio.wait_for(visitor(browser, server.url, photos, args.ready_timeout, args.answer_timeout), total)
+            for photos in photo_sets(args.visitors, args.photos)), return_exceptions=True)
+        stop.set()
+        await watcher
+        after_leave = len(kernels(server.proc))
+        t_left = time.perf_counter()
+        after_cull = await wait_kernels(server.proc, pool, timeout + interval + SLACK_S)
+        gone_s = time.perf_counter() - t_left if after_cull <= pool else None
+
+    visits = [v if isinstance(v, dict) else {"ready_s": None, "answers_s": [], "correct": 0,
+                                             "errors": [f"visitor timed out after {total} s"]} for v in visits]
+    answers = [a for v in visits for a in v["answers_s"]]
+    ready = [v["ready_s"] for v in visits if v["ready_s"] is not None]
+    result = {
+        "kind": kind, "visitors": args.visitors, "photos_each": args.photos,
+        "cull_timeout_s": timeout, "cull_interval_s": interval, "pool_size": pool, "pool_started_s": round(pool_ready_s, 1),
+        "answered": len(answers), "expected": args.visitors * args.photos,
+        "correct": sum(v["correct"] for v in visits),
+        "errors": [e for v in visits for e in v["errors"]],
+        "page_ready_s": stats(ready), "answer_s": stats(answers),
+        "peak_kernels": peak["kernels"], "peak_kernels_rss_mb": round(peak["kernel_rss"] / MB),
+        "peak_per_kernel_rss_mb": round(peak["per_kernel_rss"] / MB),
+        "peak_server_tree_rss_mb": round(peak["tree_rss"] / MB),
+        "kernels_after_leave": after_leave, "kernels_after_cull_wait": after_cull,
+        "visitor_kernels_gone_after_s": round(gone_s, 1) if gone_s is not None else None,
+    }
+    result["targets_met"] = {
+        "answered": result["answered"] == result["expected"],
+        "errors": not result["errors"],
+        "page_ready_max_s": bool(ready) and len(ready) == args.visitors and max(ready) <= 15,
+        "answer_p50_s": bool(answers) and statistics.median(answers) <= 1.5,
+        "visitor_kernels_gone": gone_s is not None,
+    }
+    if args.visitors <= 2:
+        result["targets_met"]["server_tree_rss_peak_mb"] = result["peak_server_tree_rss_mb"] <= 1024
+    return result
+
+
+async def main(args):
+    from playwright.async_api import async_playwright
+
+    kinds = ["voila", "jupyter"] if args.kind == "both" else [args.kind]
+    runs = []
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for _ in range(args.runs):
+                for kind in kinds:
+                    runs.append(await one_run(browser, kind, args))
+        finally:
+            await browser.close()
+    clean = {k: sum(all(r["targets_met"].values()) for r in runs if r["kind"] == k) for k in kinds}
+    print(json.dumps({"targets": TARGETS, "runs": runs, "clean_runs": clean, "runs_per_kind": args.runs}, indent=1))
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kind", choices=["voila", "jupyter", "both"], default="both")
+    ap.add_argument("--visitors", type=int, default=10)
+    ap.add_argument("--photos", type=int, default=5, help="photos each visitor classifies")
+    ap.add_argument("--runs", type=int, default=1, help="runs per kind, each on a fresh server")
+    ap.add_argument("--cull-timeout", type=int, help="seconds (default: the committed config's)")
+    ap.add_argument("--cull-interval", type=int, help="seconds (default: the committed config's)")
+    ap.add_argument("--ready-timeout", type=float, default=180, help="seconds a visitor waits for the app")
+    ap.add_argument("--answer-timeout", type=float, default=120, help="seconds a visitor waits for each answer")
+    return ap.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))

@@ -1,0 +1,143 @@
+"""Serving a class: kernels of visitors who left are culled while the preheated pool stays, and
+no file of the served folder reaches a visitor, through `voila bears.ipynb` and, as on Binder,
+through `jupyter server` at /voila/render/bears.ipynb."""
+import json
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from bear_classifier.browser import (ROOT, browser, chromium_available, classify_file, cull_args, kernels,
+                                     open_app, serve, settings)
+from helpers import first_photo, jpeg_bytes
+
+ARTIFACTS = ROOT / "artifacts"
+TIMEOUT, INTERVAL, SLACK = 10, 3, 15  # seconds: a short cull timeout (longer than a page takes to connect)
+PRIVATE = ["bears_private/black/x.jpg", "data/black/x.jpg", ".cache/black/x.jpg", "export.pkl", "bears.ipynb",
+           "train.ipynb", "voila.json"]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not chromium_available():
+        if os.environ.get("CI"):
+            raise RuntimeError("CI needs /usr/bin/chromium (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    with browser() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A copy of the app's files, with photos in data folders beside it as a teacher's folder might hold."""
+    root = tmp_path_factory.mktemp("site")
+    for name in ("bears.ipynb", "train.ipynb", "voila.json", *(p.name for p in ROOT.glob("export.*"))):
+        shutil.copy2(ROOT / name, root / name)
+    for name in ("bear_classifier", "binder"):
+        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for rel in PRIVATE:
+        if not (root / rel).exists():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(jpeg_bytes())
+    return root
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def status(url: str, headers: dict | None = None) -> int:
+    """HTTP status of a GET, redirects not followed (a redirect serves no file)."""
+    try:
+        with urllib.request.build_opener(NoRedirect).open(urllib.request.Request(url, headers=headers or {}),
+                                                          timeout=60) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def until(value, timeout: float, step: float = 0.5):
+    """Poll `value()` until it is not None, for at most `timeout` seconds; the last value."""
+    deadline = time.time() + timeout
+    while (v := value()) is None and time.time() < deadline:
+        time.sleep(step)
+    return v
+
+
+def kernel_pids(server, count: int):
+    """The server's kernel pids once there are exactly `count`, else None."""
+    pids = {p.pid for p in kernels(server.proc)}
+    return pids if len(pids) == count else None
+
+
+@pytest.mark.parametrize("kind", ["voila", "jupyter"])
+def test_kernel_of_a_visitor_who_left_is_culled_and_the_pool_stays(kind, chromium):
+    pool = settings(kind)["pool_size"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with serve(kind, ARTIFACTS / f"{kind}-cull.log", cull_args(TIMEOUT, INTERVAL)) as server:
+        before = until(lambda: kernel_pids(server, pool), 120)
+        assert before is not None, "the preheated pool did not fill"
+        page = chromium.new_page()
+        open_app(page, server.url)
+        assert classify_file(page, first_photo("grizzly")).startswith("Prediction: grizzly")
+        time.sleep(TIMEOUT + 2 * INTERVAL)  # idle but connected: an open tab keeps its kernel
+        assert classify_file(page, first_photo("black")).startswith("Prediction: black")
+        page.close()  # without beforeunload, as when a phone drops the connection: the kernel stays
+        left = until(lambda: kernel_pids(server, pool + 1), 60)
+        assert left is not None, f"expected the visitor's kernel and a pool of {pool}"
+        after = until(lambda: kernel_pids(server, pool), TIMEOUT + INTERVAL + SLACK)
+        assert after is not None, "the visitor's kernel was not culled"
+        assert after <= left - before, "the pool kernel started for the next visitor must survive the culler"
+
+        page = chromium.new_page()  # a visitor after the cull gets a working app
+        open_app(page, server.url)
+        assert classify_file(page, first_photo("teddy")).startswith("Prediction: teddy")
+        page.close()
+
+
+def test_voila_serves_no_file_of_the_folder(site):
+    with serve("voila", root=site) as server:
+        prefixes = ["/", "/voila/files/", "/files/", "/api/contents/", "/voila/api/contents/", "/voila/tree/",
+                    "/voila/render/", "/voila/static/", "/voila/templates/", "/voila/labextensions/", "/tree/"]
+        served = [p + rel for p in prefixes for rel in PRIVATE if status(server.base + p + rel) == 200]
+        assert served == []
+        assert status(server.url) == 200  # the app itself is served
+
+
+def xsrf_headers(base: str) -> dict:
+    """Cookie and header of a browser that has opened a page of the Jupyter server (/files/ asks for them)."""
+    with urllib.request.urlopen(base + "/tree", timeout=60) as r:
+        cookie = next(c.split(";")[0] for c in r.headers.get_all("Set-Cookie") if c.startswith("_xsrf="))
+    return {"Cookie": cookie, "X-XSRFToken": cookie.split("=", 1)[1]}
+
+
+def test_jupyter_route_serves_no_file_through_voila_nor_hidden_folders(site):
+    """Binder's visitor owns the server (its token) and so every non-hidden file of the repository;
+    what holds: Voila's /voila/files/ serves nothing, and hidden folders (.cache/) nothing at all."""
+    with serve("jupyter", root=site) as server:
+        browser_headers = xsrf_headers(server.base)
+        assert [rel for rel in PRIVATE if status(f"{server.base}/voila/files/{rel}") == 200] == []
+        hidden = [rel for rel in PRIVATE if rel.startswith(".")]
+        for prefix in ("/files/", "/api/contents/"):
+            assert [rel for rel in hidden if status(server.base + prefix + rel, browser_headers) == 200] == []
+        assert status(f"{server.base}/files/export.pkl", browser_headers) == 200  # the same request can fetch
+
+
+def test_jupyter_route_refuses_visitors_without_binders_token(site):
+    with serve("jupyter", root=site, token="visitor-token") as server:
+        paths = ["/voila/render/bears.ipynb", "/api/kernels", "/api/terminals", "/tree", "/lab", "/voila/tree"]
+        paths += [p + rel for p in ("/files/", "/api/contents/", "/voila/files/") for rel in PRIVATE]
+        assert [p for p in paths if status(server.base + p) == 200] == []
+        assert status(f"{server.base}/api/contents/export.pkl?token=visitor-token") == 200
+
+
+def test_committed_settings_cull_idle_kernels_and_serve_no_files():
+    voila = json.loads((ROOT / "voila.json").read_text())
+    assert voila["VoilaConfiguration"]["file_allowlist"] == []
+    for kind in ("voila", "jupyter"):
+        s = settings(kind)
+        assert 0 < s["cull_idle_timeout"] and 0 < s["cull_interval"] <= s["cull_idle_timeout"]
