@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 DATA ?= data/bears
 NEGATIVES ?= data/notbears
 DATA_URL ?= https://raw.githubusercontent.com
+export BEAR_DATA_URL := $(DATA_URL)
 PORT ?= 8866
+IP ?= localhost
 
 .PHONY: install install-train dev app test train data dataset suspects evaluate binder-url bench chromium
 
@@ -27,9 +29,9 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.train
 	$(PY) -m pip install -e ".[train,dev]"
 	touch $@
 
-## Serve the app on http://localhost:$(PORT) (settings in voila.json)
+## Serve the app on http://$(IP):$(PORT) (settings in voila.json; IP=0.0.0.0 serves your network)
 app: install
-	$(VENV)/bin/voila bears.ipynb --port=$(PORT) --no-browser
+	$(VENV)/bin/voila bears.ipynb --port=$(PORT) --Voila.ip=$(IP) --no-browser
 
 ## Install everything (chromium too, where apt-get can) and run all tests
 test: dev chromium
@@ -41,7 +43,7 @@ chromium:
 
 ## Download the published training and held-out photos into data/ (checked by sha256; resumable)
 data: install-train
-	$(PY) -m bear_classifier.published --out data --base-url $(DATA_URL) all
+	$(PY) -m bear_classifier.published --out data all
 
 ## Retrain export.pkl (and export.onnx) with the committed recipe and cleaning decisions
 train: install-train
@@ -58,7 +60,7 @@ suspects: install-train
 
 ## Score export.pkl and the ImageNet-head baseline on the held-out photos (raw and reviewed labels)
 evaluate: install-train
-	$(PY) bench/heldout.py export.pkl
+	$(PY) -m bear_classifier.evaluate --baseline
 
 ## Print the Binder badge and launch URL for this repository's GitHub remote
 binder-url: install
@@ -72,4 +74,4 @@ bench: dev
 	$(PY) bench/train.py
 	$(PY) bench/app.py
 	$(PY) bench/load.py
-	$(PY) bench/heldout.py export.pkl
+	$(PY) -m bear_classifier.evaluate --baseline

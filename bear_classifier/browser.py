@@ -128,6 +128,23 @@ def kernels(proc: subprocess.Popen) -> list:
     return sorted(found, key=lambda p: p.create_time())
 
 
+FLOOR_CELL = ('import ipywidgets as w\n'
+              'w.VBox([w.FileUpload(description="Choose photo"), w.Button(description="Classify")])')
+
+
+def floor_app(folder: Path) -> Path:
+    """`folder` set up as the app's root with the committed serving settings, but a bears.ipynb that
+    only shows the upload and Classify buttons: what Voila and the browser cost before any app code."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FLOOR_CELL)])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "bears.ipynb")
+    shutil.copy(ROOT / "voila.json", folder)
+    shutil.copytree(ROOT / "binder", folder / "binder")
+    return folder
+
+
 def rss(processes) -> int:
     """Total resident memory of `processes` in bytes (those that have exited count 0)."""
     import psutil
@@ -150,7 +167,7 @@ def tree(proc: subprocess.Popen) -> list:
 
 
 def chromium_available() -> bool:
-    return Path(CHROMIUM).exists() or shutil.which("chromium") is not None
+    return Path(CHROMIUM).exists()
 
 
 @contextmanager

@@ -107,7 +107,7 @@ def main(argv=None):
     try:
         data, negatives = locate(a.data), a.negatives and locate(a.negatives)
         rows = suspects_in(data, a.cache, negatives, a.decisions, Recipe.from_args(a), a.threshold)
-    except DataError as e:
+    except ValueError as e:  # DataError, and pretrained weights that could not be had
         sys.exit(f"error: {e}")
     with open(a.out, "w", newline="") as f:
         w = csv.DictWriter(f, SUSPECT_FIELDS)

@@ -3,7 +3,7 @@ pre-resize into a cache, and build the chapter-2 DataBlock.
 
 Nothing in the user's folder is ever modified: every output goes to the cache.
 
-    python -m bear_classifier.data --data ../shared/data/bears --cache .cache/bears
+    python -m bear_classifier.data --data data/bears --cache .cache/data
 """
 from __future__ import annotations
 

@@ -1,16 +1,20 @@
-"""Score a classifier on held-out folders, through the same `classify` path the app uses.
+"""Score a classifier on held-out folders, through the same `classify` path the app uses, on the
+folder labels and the reviewed ones, next to the ImageNet-head baseline (`make evaluate`).
 
-    python -m bear_classifier.evaluate --model export.pkl --bears data/bears-test --notbears data/notbears-test
+    python -m bear_classifier.evaluate [--model export.pkl] [--bears data/bears-test] [--notbears data/notbears-test] [--baseline]
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
-from .data import OTHER, is_image_name, scan
-from .inference import Classifier, Transform
+from .data import OTHER, DataError, is_image_name, scan
+from .inference import Classifier, ModelError, Transform
+from .manifest import MANIFESTS
+from .published import locate
 
 EXCLUDE = "exclude"  # a reviewed label: the photo shows both classes, or its species can't be told
 
@@ -42,6 +46,8 @@ def _score(answers: dict, truth: dict[str, str]) -> dict:
 def score_negatives(clf: Classifier, folder: Path) -> dict:
     """Share of pictures answered "none of these" (only for models that have that class)."""
     paths = sorted(p for p in Path(folder).rglob("*") if p.is_file() and is_image_name(p))
+    if not paths:
+        raise DataError(f"no images found in {folder}")
     misses = []
     for p in paths:
         pred = clf.classify(p.read_bytes())
@@ -74,13 +80,20 @@ def report(model: Path, bears: Path, notbears: Path | None = None, reviewed: dic
 def main(argv=None):
     p = argparse.ArgumentParser(description="Score export.pkl (and the ImageNet-head baseline) on held-out folders.")
     p.add_argument("--model", type=Path, default=Path("export.pkl"))
-    p.add_argument("--bears", type=Path, required=True, help="folder of class sub-folders")
-    p.add_argument("--notbears", type=Path, help="folder of pictures showing none of the classes")
-    p.add_argument("--reviewed", type=Path, help="manifest with a 'reviewed' label column (e.g. bear_classifier/manifests/bears-test.csv)")
+    p.add_argument("--bears", type=Path, default=Path("data/bears-test"),
+                   help="folder of class sub-folders (default: the published held-out photos, fetched when missing)")
+    p.add_argument("--notbears", type=Path, default=Path("data/notbears-test"),
+                   help="folder of pictures showing none of the classes")
+    p.add_argument("--reviewed", type=Path, default=MANIFESTS / "bears-test.csv",
+                   help="manifest with a 'reviewed' label column")
     p.add_argument("--baseline", action="store_true", help="also score the ImageNet-head baseline in this run")
     a = p.parse_args(argv)
-    reviewed = reviewed_labels(a.reviewed) if a.reviewed else None
-    print(json.dumps(report(a.model, a.bears, a.notbears, reviewed, a.baseline), indent=1))
+    try:
+        bears, notbears = locate(a.bears), locate(a.notbears)
+        out = report(a.model, bears, notbears, reviewed_labels(a.reviewed), a.baseline)
+    except (DataError, ModelError, OSError) as e:
+        sys.exit(f"error: {e}")
+    print(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ import warnings
 from pathlib import Path
 
 from .data import sha256_file
-from .inference import METADATA_KEY, Classifier
+from .images import one_line
+from .inference import METADATA_KEY, Classifier, ModelError
 
 
 def export_learner(learn, out: Path) -> Path:
@@ -57,7 +58,14 @@ def main(argv=None):
         sys.exit(f"error: {a.export} not found")
     from fastai.learner import load_learner
 
-    print(write_onnx(load_learner(a.export), a.export.with_suffix(".onnx"), source=a.export))
+    try:
+        learn = load_learner(a.export)
+    except Exception as e:  # a damaged or foreign pickle
+        sys.exit(f"error: {a.export} could not be loaded ({one_line(e)})")
+    try:
+        print(write_onnx(learn, a.export.with_suffix(".onnx"), source=a.export))
+    except ModelError as e:
+        sys.exit(f"error: {e}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ RawHost serves photo folders at GitHub's raw URLs, /<repo>/<commit>/<path>, with
 from __future__ import annotations
 
 import io
+import os
 import random
 import threading
 import time
@@ -19,6 +20,8 @@ from urllib.parse import unquote
 
 from PIL import Image
 
+# The real photos beside the repository (the team's machines and CI), as the tests and benchmarks read them.
+SHARED = Path(os.environ.get("BEAR_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 FORMATS = {"jpg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png"), "webp": ("WEBP", "image/webp")}
 
 
@@ -129,7 +132,6 @@ def mixed_urls(server: ImageServer, n: int = 300, failing: float = 0.1) -> list[
     urls += [server.url(f"img/{i}.{exts[i % 3]}") for i in range(n - n_bad)]
     random.Random(0).shuffle(urls)
     return urls
-
 
 
 FAULTS = ("missing", "corrupt", "truncated", "slow")

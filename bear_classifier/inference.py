@@ -1,9 +1,8 @@
 """The app's classifier: bytes in, Prediction out, never an exception.
 
 It runs `export.onnx` with ONNX Runtime and preprocesses with Pillow and numpy, so the app
-imports neither torch nor fastai (a kernel of ~110-200 MB that starts in a fraction of a
-second). Training writes `export.onnx` beside `export.pkl`: the same model, with what
-inference needs in its metadata (vocab, validation transform, "none of these" threshold
+imports neither torch nor fastai (README: the app's start and memory, measured). Training
+writes `export.onnx` beside `export.pkl`: the same model, with what inference needs in its metadata (vocab, validation transform, "none of these" threshold
 and the sha256 of the `export.pkl` it was made from). When that file is missing or belongs
 to another export, `Classifier.load` says so and falls back to fastai's `load_learner`
 where fastai is installed; `python -m bear_classifier.export export.pkl` writes it.
@@ -66,12 +65,16 @@ def describe(classes: list[str]) -> str:
 
 @dataclass(frozen=True)
 class Transform:
-    """The validation transform (fastai's Resize/RandomResizedCrop on the validation set):
-    squish to size + xtra, centre crop to size, scale to [0, 1], normalise."""
+    """fastai's validation item transform, then scale to [0, 1] and normalise.
+
+    method "squish" is RandomResizedCrop's (squish to size + xtra, centre crop to size) and
+    Resize(method="squish")'s (xtra 0); "crop" is Resize(method="crop")'s (the largest centred
+    square, resized to size)."""
     size: int = 224
     val_xtra: float = 0.14
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     std: tuple[float, ...] = (0.5, 0.5, 0.5)
+    method: str = "squish"
 
     @property
     def resize_to(self) -> int:
@@ -79,18 +82,34 @@ class Transform:
 
     @classmethod
     def from_learner(cls, learn) -> "Transform":
-        """Read the transform from a fastai Learner's pipelines."""
-        crop = next(t for t in learn.dls.after_item.fs if hasattr(t, "val_xtra"))
-        norm = next(t for t in learn.dls.after_batch.fs if hasattr(t, "mean") and hasattr(t, "std"))
-        if crop.size[0] != crop.size[1]:
-            raise ValueError(f"only square crops are supported, got {crop.size}")
-        return cls(crop.size[0], crop.val_xtra, tuple(norm.mean.flatten().tolist()), tuple(norm.std.flatten().tolist()))
+        """Read the transform from a fastai Learner's pipelines; ModelError for ones not supported."""
+        items = learn.dls.after_item.fs
+        crop = next((t for t in items if hasattr(t, "val_xtra")), None)  # RandomResizedCrop
+        resize = next((t for t in items if type(t).__name__ == "Resize"), None)
+        if crop is not None:
+            size, xtra, method = crop.size, crop.val_xtra, "squish"
+        elif resize is not None and resize.method in ("squish", "crop"):
+            size, xtra, method = resize.size, 0.0, resize.method
+        else:
+            raise ModelError("only exports whose item transform is RandomResizedCrop or Resize (squish or crop) "
+                             f"are supported, not {', '.join(type(t).__name__ for t in items)}")
+        if size[0] != size[1]:
+            raise ModelError(f"only square inputs are supported, not {size[0]}x{size[1]}")
+        norm = next((t for t in learn.dls.after_batch.fs if hasattr(t, "mean") and hasattr(t, "std")), None)
+        mean, std = (norm.mean.flatten().tolist(), norm.std.flatten().tolist()) if norm else ((0.0,) * 3, (1.0,) * 3)
+        return cls(size[0], xtra, tuple(mean), tuple(std), method)
+
+    def _item(self, im: Image.Image) -> Image.Image:
+        if self.method == "crop":
+            side = min(im.size)
+            left, top = (im.width - side) // 2, (im.height - side) // 2
+            return im.crop((left, top, left + side, top + side)).resize((self.size, self.size), Image.BILINEAR)
+        r, edge = self.resize_to, (self.resize_to - self.size) // 2
+        return im.resize((r, r), Image.BILINEAR).crop((edge, edge, edge + self.size, edge + self.size))
 
     def __call__(self, images: list[Image.Image]) -> np.ndarray:
         """A float32 batch (n, 3, size, size) of RGB images."""
-        r, edge = self.resize_to, (self.resize_to - self.size) // 2
-        box = (edge, edge, edge + self.size, edge + self.size)
-        x = np.stack([np.asarray(im.resize((r, r), Image.BILINEAR).crop(box), dtype=np.float32) for im in images])
+        x = np.stack([np.asarray(self._item(im), dtype=np.float32) for im in images])
         x = (x / 255 - np.float32(self.mean)) / np.float32(self.std)
         return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
@@ -115,10 +134,11 @@ class Classifier:
         import torch
 
         model = model.eval()
+        device = next(model.parameters()).device  # a learner trained on a GPU stays there
 
         def logits(x: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
-                return model(torch.from_numpy(x)).float().numpy()
+                return model(torch.from_numpy(x).to(device)).float().cpu().numpy()
         return cls(logits, vocab, transform, other_threshold)
 
     @classmethod
@@ -137,12 +157,16 @@ class Classifier:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            meta = json.loads(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
         except Exception as e:  # onnxruntime raises its own exception types for unreadable files
             raise ModelError(f"{Path(path).name} is unreadable ({one_line(e)})") from None
+        try:
+            meta = json.loads(session.get_modelmeta().custom_metadata_map[METADATA_KEY])
+            transform = Transform(**meta["transform"])
+            vocab, threshold, source = meta["vocab"], meta["other_threshold"], meta["source_sha256"]
+        except (KeyError, TypeError, ValueError):
+            raise ModelError(f"{Path(path).name} was not written by bear_classifier.export (no metadata)") from None
         name = session.get_inputs()[0].name
-        return cls(lambda x: session.run(None, {name: x})[0], meta["vocab"], Transform(**meta["transform"]),
-                   meta["other_threshold"], meta["source_sha256"])
+        return cls(lambda x: session.run(None, {name: x})[0], vocab, transform, threshold, source)
 
     @classmethod
     def from_export(cls, path: str | Path) -> "Classifier":
@@ -181,6 +205,10 @@ class Classifier:
         except ImportError:
             raise ModelError(f"{problem}, and fastai is not installed here to load {path.name}: run "
                              f"'python -m bear_classifier.export {path}' where it is") from None
+        except ModelError as e:
+            raise ModelError(f"{problem}, and {e}") from None
+        except Exception as e:  # a damaged or foreign pickle
+            raise ModelError(f"{problem}, and {path.name} could not be loaded ({one_line(e)})") from None
         clf.notice = f"{problem}: loaded {path.name} with fastai instead (slower; 'python -m bear_classifier.export {path}' fixes it)"
         warnings.warn(clf.notice)
         return clf

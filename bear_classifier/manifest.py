@@ -1,6 +1,6 @@
-"""The committed photo manifests (bear_classifier/manifests/*.csv): where each photo of ../shared/data comes from on GitHub.
+"""The committed photo manifests: where each published photo comes from on GitHub.
 
-manifests/<name>.csv has one row per photo: file (relative to the photo folder), label
+bear_classifier/manifests/<name>.csv has one row per photo: file (relative to the photo folder), label
 (class, or kind for pictures of none of the classes), repo, commit, path (in that repo)
 and sha256; bears-test.csv adds `reviewed`, the label after bears-test/REVIEW.csv.
 They are derived from each shared folder's MANIFEST.csv; regenerate them with

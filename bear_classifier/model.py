@@ -47,7 +47,11 @@ def imagenet_model(arch: str = "lite0", pretrained: bool = True) -> nn.Module:
 
     info = arch_info(arch)
     if not pretrained or info.weights_file is None:
-        return timm.create_model(info.timm_name, pretrained=pretrained).eval()
+        try:
+            return timm.create_model(info.timm_name, pretrained=pretrained).eval()
+        except OSError as e:  # the hub is out of reach (timm downloads these weights once)
+            raise ValueError(f"could not download the ImageNet weights of {arch} ({type(e).__name__}): they need "
+                             f"the internet once; --no-pretrained trains from random weights") from None
     model = timm.create_model(info.timm_name, pretrained=False)
     # The packaged file uses another implementation's key names, in timm's parameter order.
     state = torch.load(info.weights_file(), map_location="cpu", weights_only=True)

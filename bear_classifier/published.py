@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from . import manifest
 from .data import DataError, sha256_file
 from .download import MAX_BYTES, fetch, new_session, progress_steps, remove_partials, write_atomic
 
-BASE_URL = "https://raw.githubusercontent.com"
+BASE_URL = os.environ.get("BEAR_DATA_URL", "https://raw.githubusercontent.com")  # `make ... DATA_URL=` sets it
 DEFAULT_NAMES = ["bears", "notbears"]
 HOWTO = ("fetch them with `make data` (needs the internet), point DATA at a folder of class sub-folders, "
          "or use image search (SEARCH = True in train.ipynb, or `make dataset`)")
@@ -138,11 +139,17 @@ def photos(name: str, root: Path = Path("data"), fetch: bool = True, base_url: s
 
 def locate(folder: Path, base_url: str = BASE_URL) -> Path:
     """`folder` as given; but data/<name> of a published manifest (data/bears, say) is fetched
-    first where photos are missing (see `photos`). Other folders are the user's: never touched."""
+    first where photos are missing (see `photos`), unless it holds files of its own: a folder
+    that is not the published one is the user's, and never touched."""
     folder = Path(folder)
-    if folder.name in manifest.NAMES and folder.absolute().parent == Path("data").absolute():
-        return photos(folder.name, folder.parent, base_url=base_url)
-    return folder
+    if folder.name not in manifest.NAMES or folder.resolve().parent != Path("data").resolve():
+        return folder
+    if folder.is_dir():
+        published = {r["file"] for r in manifest.read(folder.name)}
+        if any(p.is_file() and not p.name.startswith(".") and p.relative_to(folder).as_posix() not in published
+               for p in folder.rglob("*")):
+            return folder
+    return photos(folder.name, folder.parent, base_url=base_url)
 
 
 def main(argv=None):

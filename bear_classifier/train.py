@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from .data import OTHER, DataError, build_cache, dataloaders
+from .data import OTHER, build_cache, dataloaders
 from .export import export_learner
 from .published import locate
 
@@ -42,12 +42,15 @@ class Recipe:
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """One --option per field, defaulting to the field's value."""
+        from .model import ARCHS
+
         for f in fields(cls):
             flag = f"--{f.name.replace('_', '-')}"
             if f.type == "bool":
                 parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
             else:
-                parser.add_argument(flag, type=type(f.default), default=f.default)
+                parser.add_argument(flag, type=type(f.default), default=f.default,
+                                    choices=list(ARCHS) if f.name == "arch" else None)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "Recipe":
@@ -243,7 +246,7 @@ def main(argv=None):
     try:
         data, negatives = locate(a.data), a.negatives and locate(a.negatives)
         _, facts = train(data, a.out, negatives, decisions, a.cache, Recipe.from_args(a))
-    except DataError as e:
+    except ValueError as e:  # DataError, and pretrained weights that could not be had
         sys.exit(f"error: {e}")
     print(json.dumps(facts, indent=1))
     if a.facts:

@@ -11,10 +11,9 @@ import time
 from pathlib import Path
 
 from bear_classifier import manifest
-from bear_classifier.hosts import RawHost
+from bear_classifier.hosts import SHARED, RawHost
 from bear_classifier.published import fetch_photos
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 NAMES = ["bears", "notbears"]
 
 

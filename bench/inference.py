@@ -17,9 +17,11 @@ from pathlib import Path
 
 from PIL import Image
 
+from bear_classifier.hosts import SHARED
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "export.pkl"
-PHOTO = ROOT.parent / "shared/data/bears-test/grizzly"
+PHOTO = SHARED / "bears-test/grizzly"
 
 APP = """
 import resource, sys, time

@@ -3,8 +3,12 @@ photos one after another and leave, against a freshly started server (its prehea
 then the kernels they left are watched until the culler has removed them.
 
     .venv/bin/python bench/load.py                     # 10 visitors x 5 photos, both kinds, committed cull settings
-    .venv/bin/python bench/load.py --runs 5 --cull-timeout 30 --cull-interval 10   # shorter cull wait
+    .venv/bin/python bench/load.py --runs 5 --cull-timeout 60 --cull-interval 10 --floor   # shorter cull wait
     .venv/bin/python bench/load.py --visitors 2        # memory target: server + pool + 2 visitors <= 1 GB
+
+Keep the cull timeout above the page-ready time: a kernel whose page has not connected within it
+is culled. `--floor` also opens as many pages of a notebook that shows only the two buttons: with
+chromium on the same cores as the server, page-ready cannot beat that floor (`cpu_s` says why).
 
 Visitors leave by closing their page without `beforeunload` (as a phone that loses the connection),
 so Voila's unload-time kernel shutdown does not happen and only the culler frees their kernels.
@@ -16,13 +20,17 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from bear_classifier.browser import (ROOT, ANSWER, CHROMIUM, CHROMIUM_ARGS, cull_args, kernels, rss, serve,
-                                     settings, tree)
+import psutil
 
-PHOTOS = Path(os.environ.get("BEAR_DATA", ROOT.parent / "shared" / "data")) / "bears-test"
+from bear_classifier.browser import (ROOT, ANSWER, CHROMIUM, CHROMIUM_ARGS, cull_args, floor_app, kernels, rss, serve,
+                                     settings, tree)
+from bear_classifier.hosts import SHARED
+
+PHOTOS = SHARED / "bears-test"
 MB = 2**20
 SLACK_S = 30
 TARGETS = {"answered": "all (50/50 for 10 visitors x 5 photos)", "errors": 0, "page_ready_max_s": 15,
@@ -79,6 +87,22 @@ def sample(proc, peak: dict):
     peak["kernel_rss"] = max(peak["kernel_rss"], sum(sizes))
     peak["per_kernel_rss"] = max([peak["per_kernel_rss"], *sizes])
     peak["tree_rss"] = max(peak["tree_rss"], rss(tree(proc)))
+    server = tree(proc)
+    ours = {p.pid for p in server}
+    browser = [p for p in psutil.Process().children(recursive=True) if p.pid not in ours]  # playwright, chromium
+    for group, procs in (("server", server), ("browser", browser)):
+        for p in procs:
+            try:
+                t = p.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            first, _ = peak["cpu"][group].get(p.pid, (t.user + t.system, 0))
+            peak["cpu"][group][p.pid] = (first, t.user + t.system)
+
+
+def cpu_seconds(peak: dict) -> dict:
+    """CPU seconds used during the visits by the server (kernels included) and by the browser."""
+    return {g: round(sum(last - first for first, last in pids.values()), 1) for g, pids in peak["cpu"].items()}
 
 
 async def watch(proc, peak: dict, stop: asyncio.Event):
@@ -109,18 +133,19 @@ def stats(values: list[float]) -> dict:
     return {"p50": round(statistics.median(values), 2), "max": round(max(values), 2)} if values else None
 
 
-async def one_run(browser, kind: str, args) -> dict:
+async def one_run(browser, kind: str, args, root: Path = ROOT) -> dict:
     committed = settings(kind)
     timeout = args.cull_timeout or committed["cull_idle_timeout"]
     interval = args.cull_interval or committed["cull_interval"]
     pool = committed["pool_size"]
-    with serve(kind, args=cull_args(timeout, interval)) as server:
+    with serve(kind, args=cull_args(timeout, interval), root=root) as server:
         t0 = time.perf_counter()
         if await wait_for_pool(server.proc, pool, 300) is None:
             return {"kind": kind, "errors": [f"the pool of {pool} preheated kernel(s) did not fill in 300 s"],
                     "targets_met": {"pool_filled": False}}
         pool_ready_s = time.perf_counter() - t0  # its kernel processes exist (preheating may go on)
-        peak = {"kernels": 0, "kernel_rss": 0, "per_kernel_rss": 0, "tree_rss": 0}
+        peak = {"kernels": 0, "kernel_rss": 0, "per_kernel_rss": 0, "tree_rss": 0, "cpu": {"server": {}, "browser": {}}}
+        sample(server.proc, peak)
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch(server.proc, peak, stop))
         total = args.ready_timeout + args.photos * 2 * args.answer_timeout + 30
@@ -150,6 +175,9 @@ async def one_run(browser, kind: str, args) -> dict:
         "peak_server_tree_rss_mb": round(peak["tree_rss"] / MB),
         "kernels_after_leave": after_leave, "kernels_after_cull_wait": after_cull,
         "visitor_kernels_gone_after_s": round(gone_s, 1) if gone_s is not None else None,
+        # Chromium runs on the server's cores here (a visitor's phone does that work in real use):
+        # page_ready cannot be shorter than browser CPU seconds / cores.
+        "cpu_s": cpu_seconds(peak), "cores": os.cpu_count(),
     }
     result["targets_met"] = {
         "answered": result["answered"] == result["expected"],
@@ -167,17 +195,23 @@ async def main(args):
     from playwright.async_api import async_playwright
 
     kinds = ["voila", "jupyter"] if args.kind == "both" else [args.kind]
-    runs = []
+    runs, floor = [], None
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for _ in range(args.runs):
                 for kind in kinds:
                     runs.append(await one_run(browser, kind, args))
+            if args.floor:
+                with tempfile.TemporaryDirectory() as tmp:
+                    floor = await one_run(browser, "voila", argparse.Namespace(**{**vars(args), "photos": 0}),
+                                          floor_app(Path(tmp)))
+                floor = {"page_ready_s": floor["page_ready_s"], "cpu_s": floor["cpu_s"], "errors": floor["errors"]}
         finally:
             await browser.close()
     clean = {k: sum(all(r["targets_met"].values()) for r in runs if r["kind"] == k) for k in kinds}
-    print(json.dumps({"targets": TARGETS, "runs": runs, "clean_runs": clean, "runs_per_kind": args.runs}, indent=1))
+    print(json.dumps({"targets": TARGETS, "runs": runs, "clean_runs": clean, "runs_per_kind": args.runs,
+                      "floor": floor}, indent=1))
 
 
 def parse_args():
@@ -190,6 +224,8 @@ def parse_args():
     ap.add_argument("--cull-interval", type=int, help="seconds (default: the committed config's)")
     ap.add_argument("--ready-timeout", type=float, default=180, help="seconds a visitor waits for the app")
     ap.add_argument("--answer-timeout", type=float, default=120, help="seconds a visitor waits for each answer")
+    ap.add_argument("--floor", action="store_true",
+                    help="also open the same number of pages of a notebook with only the two buttons (standalone Voila)")
     return ap.parse_args()
 
 

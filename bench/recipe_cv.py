@@ -5,8 +5,7 @@ recipes that learn the training scrapes' quirks. Here each fold holds out one sc
 training folder (actionmichael, huahang, chwang + huangyin) and a third of the negatives,
 trains on the rest with the recipe, and scores the held-out part the way the app answers.
 The ImageNet head restricted to the bear rows (it cannot answer "none of these") is scored on
-the same bear photos. Measured: committed recipe (probe only) bear accuracy 0.9768, negatives
-rejected 0.9454; with `--epochs 1` (probe, then the last stage fine-tuned) 0.9786 and 0.9471.
+the same bear photos. The figures are in MODEL_CARD.md. Every run is seeded by the recipe.
 
     .venv/bin/python bench/recipe_cv.py [--epochs 1] [--reject 0.95]    # prints JSON
 """

@@ -1,6 +1,7 @@
-"""Shared fixtures: a network guard and the ImageNet-head baseline."""
+"""Shared fixtures: a network guard, the ImageNet-head baseline, and Debian's chromium."""
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -28,3 +29,16 @@ def baseline():
     """The pretrained ImageNet head restricted to the bear rows: a real model with no training."""
     from bear_classifier.evaluate import imagenet_baseline
     return imagenet_baseline()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """A headless chromium (Playwright), or skip where it is absent; under CI it must be there."""
+    from bear_classifier.browser import browser, chromium_available
+
+    if not chromium_available():
+        if os.environ.get("CI"):
+            raise RuntimeError("CI needs /usr/bin/chromium (apt-get install chromium)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    with browser() as b:
+        yield b

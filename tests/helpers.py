@@ -3,14 +3,17 @@ folders of symlinked photos."""
 from __future__ import annotations
 
 import io
-import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from bear_classifier.hosts import SHARED
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("BEAR_DATA", ROOT.parent / "shared" / "data"))
+ARTIFACTS = ROOT / "artifacts"  # screenshots and server logs of the browser tests (git-ignored)
 
 
 def shared(name: str) -> Path:
@@ -56,3 +59,13 @@ def link_classes(dest: Path, folder: str, classes: dict[str, str], n: int, skip:
 
 
 BEAR_CLASSES = {c: c for c in ("black", "grizzly", "teddy")}
+
+
+def clean_copy(dest: Path) -> Path:
+    """The repository's committed files (as a fresh clone has them), with nothing beside them."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for name in filter(None, files.split("\0")):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    return dest

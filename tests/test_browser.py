@@ -1,20 +1,11 @@
 """The app in a real browser (Debian's chromium via Playwright), served by `voila bears.ipynb`
 and, as on Binder, by `jupyter server` at /voila/render/bears.ipynb."""
-import os
-
 import numpy as np
 import pytest
 from PIL import Image
 
-from bear_classifier.browser import ROOT, browser, choose_file, chromium_available, classify_file, open_app, serve
-from helpers import first_photo, shared
-
-ARTIFACTS = ROOT / "artifacts"
-
-if not chromium_available():
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs /usr/bin/chromium (apt-get install chromium)")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+from bear_classifier.browser import choose_file, classify_file, open_app, serve
+from helpers import ARTIFACTS, first_photo, shared
 
 
 def big_jpeg(path):
@@ -24,12 +15,6 @@ def big_jpeg(path):
     Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).save(path, "JPEG", quality=97)
     assert path.stat().st_size > 15 * 2**20
     return path
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with browser() as b:
-        yield b
 
 
 @pytest.mark.parametrize("kind", ["voila", "jupyter"])

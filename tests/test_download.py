@@ -7,11 +7,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from helpers import ROOT
 from bear_classifier.dataset import build_dataset, cached_search, parse_spec
 from bear_classifier.download import MANIFEST, Downloader, sniff
 from bear_classifier.hosts import ImageServer
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def images_in(root: Path):

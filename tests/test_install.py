@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from helpers import ROOT, first_photo
+from helpers import ROOT, clean_copy, first_photo
 
 CHECK = """
 import importlib.util, sys
@@ -21,10 +21,11 @@ print(manifest.__file__.startswith({venv!r}))
 
 @pytest.fixture(scope="module")
 def app_venv(tmp_path_factory):
-    """`pip install <repository>` into a new venv: the package and the app's pinned set."""
-    venv = tmp_path_factory.mktemp("appenv") / "venv"
+    """`pip install <repository>` (its committed files) into a new venv: the package and the app's pinned set."""
+    tmp = tmp_path_factory.mktemp("appenv")
+    venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    r = subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", str(ROOT)],
+    r = subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", str(clean_copy(tmp / "repo"))],
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     return venv

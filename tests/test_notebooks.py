@@ -1,12 +1,9 @@
 """Both notebooks run top to bottom headless, as committed: train.ipynb in a clean copy of the
 repository with no ../shared beside it (the published photos from a local host, quick settings)."""
-import shutil
-import subprocess
-
 import nbformat
 from nbclient import NotebookClient
 
-from helpers import ROOT, SHARED, shared
+from helpers import ROOT, SHARED, clean_copy, shared
 from bear_classifier import manifest
 from bear_classifier.hosts import RawHost
 
@@ -19,16 +16,6 @@ def run(nb, path=ROOT, timeout=900):
 def outputs(nb):
     return "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for c in nb.cells
                      if c.cell_type == "code" for o in c.get("outputs", []))
-
-
-def clean_copy(dest):
-    """The repository's committed files (as a fresh clone has them), with nothing beside them."""
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    for name in filter(None, files.split("\0")):
-        if (ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    return dest
 
 
 def test_notebooks_are_committed_clean():
@@ -58,3 +45,6 @@ def test_app_notebook_builds_the_app():
     nb = run(nbformat.read(ROOT / "bears.ipynb", as_version=4), timeout=300)
     views = [o for c in nb.cells for o in c.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(views) == 1
+    states = [m["state"] for m in nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"].values()]
+    assert any(s.get("description") == "Classify" for s in states) and any(s.get("_model_name") == "FileUploadModel" for s in states)
+    assert "Bear classifier" in str(states) and "bear-message" not in str(states)

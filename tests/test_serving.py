@@ -2,7 +2,6 @@
 no file of the served folder reaches a visitor, through `voila bears.ipynb` and, as on Binder,
 through `jupyter server` at /voila/render/bears.ipynb."""
 import json
-import os
 import shutil
 import time
 import urllib.error
@@ -10,24 +9,12 @@ import urllib.request
 
 import pytest
 
-from bear_classifier.browser import (ROOT, browser, chromium_available, classify_file, cull_args, kernels,
-                                     open_app, serve, settings)
-from helpers import first_photo, jpeg_bytes
+from bear_classifier.browser import ROOT, classify_file, cull_args, kernels, open_app, serve, settings
+from helpers import ARTIFACTS, first_photo, jpeg_bytes
 
-ARTIFACTS = ROOT / "artifacts"
 TIMEOUT, INTERVAL, SLACK = 10, 3, 15  # seconds: a short cull timeout (longer than a page takes to connect)
 PRIVATE = ["bears_private/black/x.jpg", "data/black/x.jpg", ".cache/black/x.jpg", "export.pkl", "bears.ipynb",
            "train.ipynb", "voila.json"]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not chromium_available():
-        if os.environ.get("CI"):
-            raise RuntimeError("CI needs /usr/bin/chromium (apt-get install chromium)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    with browser() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

@@ -117,6 +117,47 @@ def test_stale_missing_and_corrupt_onnx_fall_back_with_one_line(tiny_export, tmp
         assert why in BearApp(clf).header.value  # the app says so
 
 
+def test_damaged_exports_are_one_line_messages(tiny_export, tmp_path):
+    out, _ = tiny_export
+    (tmp_path / "export.pkl").write_bytes(out.read_bytes()[:5000])  # an interrupted copy
+    with pytest.raises(ModelError, match="export.onnx is missing, and export.pkl could not be loaded") as e:
+        Classifier.load(tmp_path / "export.pkl")
+    assert "\n" not in str(e.value)
+    assert "bear-message" in BearApp.load(str(tmp_path / "export.pkl")).value
+    r = subprocess.run([sys.executable, "-m", "bear_classifier.export", str(tmp_path / "export.pkl")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+    import onnx
+
+    foreign = onnx.load(str(out.with_suffix(".onnx")))
+    del foreign.metadata_props[:]  # an ONNX model from elsewhere
+    onnx.save(foreign, str(tmp_path / "foreign.onnx"))
+    with pytest.raises(ModelError, match="not written by bear_classifier.export"):
+        Classifier.load(tmp_path / "foreign.onnx")
+
+
+def test_a_book_style_export_gets_its_onnx_copy(tmp_path):
+    """Chapter 2's learner (vision_learner, resnet18, Resize) exported elsewhere: the CLI writes its
+    ONNX copy, which answers like the learner and like learn.predict."""
+    from fastai.vision.all import (CategoryBlock, DataBlock, ImageBlock, PILImage, RandomSplitter, Resize,
+                                   get_image_files, load_learner, parent_label, resnet18, vision_learner)
+
+    data = link_classes(tmp_path / "data", "bears", {"black": "black", "grizzly": "grizzly"}, 6)
+    block = DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files, get_y=parent_label,
+                      splitter=RandomSplitter(seed=42), item_tfms=Resize(96))
+    vision_learner(block.dataloaders(data, bs=4), resnet18, pretrained=False).export(tmp_path / "export.pkl")
+    r = subprocess.run([sys.executable, "-m", "bear_classifier.export", str(tmp_path / "export.pkl")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    clf, learn = Classifier.load(tmp_path / "export.pkl"), load_learner(tmp_path / "export.pkl")
+    assert not clf.notice and clf.transform.method == "crop" and clf.transform.size == 96
+    for p in sorted((shared("bears-test") / "grizzly").iterdir())[:3]:
+        got = clf.classify(p.read_bytes())
+        with learn.no_bar():
+            expected = learn.predict(PILImage.create(p))[2]
+        assert max(abs(got.probs[c] - float(expected[i])) for i, c in enumerate(learn.dls.vocab)) <= 0.02
+
+
 def test_without_fastai_a_missing_onnx_is_a_one_line_message(tiny_export, tmp_path, monkeypatch):
     out, _ = tiny_export
     (tmp_path / "export.pkl").write_bytes(out.read_bytes())
