@@ -2,8 +2,9 @@
 
 It runs `export.onnx` with ONNX Runtime and preprocesses with Pillow and numpy, so the app
 imports neither torch nor fastai (README: the app's start and memory, measured). Training
-writes `export.onnx` beside `export.pkl`: the same model, with what inference needs in its metadata (vocab, validation transform, "none of these" threshold
-and the sha256 of the `export.pkl` it was made from). When that file is missing or belongs
+writes `export.onnx` beside `export.pkl`: the same model, with what inference needs in its
+metadata (vocab, validation transform, "none of these" threshold and the sha256 of the
+`export.pkl` it was made from). When that file is missing or belongs
 to another export, `Classifier.load` says so and falls back to fastai's `load_learner`
 where fastai is installed; `python -m bear_classifier.export export.pkl` writes it.
 """
