@@ -10,10 +10,10 @@ export BEAR_DATA_URL := $(DATA_URL)
 PORT ?= 8866
 IP ?= localhost
 
-.PHONY: install install-train dev app test train data dataset suspects evaluate binder-url bench chromium
+.PHONY: install install-train dev app test test-app lint train data dataset suspects evaluate binder-url bench chromium
 
 install: $(VENV)/.app
-$(VENV)/.app: requirements-app.txt pyproject.toml
+$(VENV)/.app: requirements.txt pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -e .
@@ -37,41 +37,50 @@ app: install
 test: dev chromium
 	$(PY) -m pytest
 
+## For contributors: the app side's fast tests alone (under a minute), and the linters
+test-app: dev
+	$(PY) -m pytest -m app
+
+lint: dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; } \
 	  || echo "chromium could not be installed: the browser tests will be skipped"
 
 ## Download the published training and held-out photos into data/ (checked by sha256; resumable)
 data: install-train
-	$(PY) -m bear_classifier.published --out data all
+	$(PY) -m bear_classifier.photos.published --out data all
 
 ## Retrain export.pkl (and export.onnx) with the committed recipe and cleaning decisions
 train: install-train
-	$(PY) -m bear_classifier.train --data $(DATA) --negatives $(NEGATIVES) --decisions cleaning.csv \
+	$(PY) -m bear_classifier.training.train --data $(DATA) --negatives $(NEGATIVES) --decisions cleaning.csv \
 	  --out export.pkl --facts export.json
 
 ## Download images with DuckDuckGo image search (needs the internet)
 dataset: install-train
-	$(PY) -m bear_classifier.dataset --out bears --per-class 150 "grizzly bear=grizzly" "black bear=black" "teddy bear=teddy"
+	$(PY) -m bear_classifier.photos.search --out bears --per-class 150 "grizzly bear=grizzly" "black bear=black" "teddy bear=teddy"
 
 ## Rank likely label errors for review
 suspects: install-train
-	$(PY) -m bear_classifier.clean --data $(DATA) --negatives $(NEGATIVES) --decisions cleaning.csv --out suspects.csv
+	$(PY) -m bear_classifier.training.clean --data $(DATA) --negatives $(NEGATIVES) --decisions cleaning.csv --out suspects.csv
 
 ## Score export.pkl and the ImageNet-head baseline on the held-out photos (raw and reviewed labels)
 evaluate: install-train
-	$(PY) -m bear_classifier.evaluate --baseline
+	$(PY) -m bear_classifier.training.evaluate --baseline
 
 ## Print the Binder badge and launch URL for this repository's GitHub remote
 binder-url: install
-	$(PY) -m bear_classifier.binder
+	$(PY) -m bear_classifier.app.binder
 
 ## Benchmarks (each prints JSON)
 bench: dev
-	$(PY) bench/download.py
-	$(PY) bench/data.py
-	$(PY) bench/inference.py
-	$(PY) bench/train.py
-	$(PY) bench/app.py
-	$(PY) bench/load.py
-	$(PY) -m bear_classifier.evaluate --baseline
+	$(PY) -m bench.download
+	$(PY) -m bench.data
+	$(PY) -m bench.inference
+	$(PY) -m bench.train
+	$(PY) -m bench.app
+	$(PY) -m bench.load
+	$(PY) -m bear_classifier.training.evaluate --baseline

@@ -4,7 +4,7 @@ second visitor of the running server. The floor: the same cold start of a notebo
 shows an upload button and a Classify button (no app code, no model), with the committed
 serving settings: what Voila, its page and the browser cost before any app code runs.
 
-    .venv/bin/python bench/app.py [runs]     # prints JSON; goal: <= 4 s
+    .venv/bin/python -m bench.app [runs]     # prints JSON; goal: <= 4 s
 """
 import json
 import statistics
@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bear_classifier.browser import browser, classify_file, floor_app, open_app, serve
-from bear_classifier.hosts import SHARED
+from harness.browser import browser, classify_file, floor_app, open_app, serve
+from harness.hosts import SHARED
 
 
 def one_run(chromium, photo: Path) -> dict:

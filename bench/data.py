@@ -1,7 +1,7 @@
 """Photo download benchmark: bears + notbears (about 1,786 files) from a local host shaped like
 GitHub's raw file host, serving ../shared/data, then a rerun that should fetch nothing.
 
-    .venv/bin/python bench/data.py     # prints JSON; targets: seconds <= 120, rerun_seconds <= 5
+    .venv/bin/python -m bench.data     # prints JSON; targets: seconds <= 120, rerun_seconds <= 5
 """
 import contextlib
 import json
@@ -10,9 +10,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bear_classifier import manifest
-from bear_classifier.hosts import SHARED, RawHost
-from bear_classifier.published import fetch_photos
+from bear_classifier.photos import manifest
+from harness.hosts import SHARED, RawHost
+from bear_classifier.photos.published import fetch_photos
 
 NAMES = ["bears", "notbears"]
 

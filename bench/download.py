@@ -1,14 +1,14 @@
 """Download benchmark: 300 URLs from a local host, 10% failing in assorted ways.
 
-    .venv/bin/python bench/download.py     # prints JSON; target: seconds <= 30
+    .venv/bin/python -m bench.download     # prints JSON; target: seconds <= 30
 """
 import json
 import tempfile
 import time
 from pathlib import Path
 
-from bear_classifier.download import Downloader
-from bear_classifier.hosts import ImageServer, mixed_urls
+from bear_classifier.photos.download import Downloader
+from harness.hosts import ImageServer, mixed_urls
 
 
 def main():

@@ -2,7 +2,7 @@
 `learn.predict(PILImage.create(bytes))` on a resnet18 learner as chapter 2 ships it, in one run;
 the floor under any single-photo path; and the app's start and memory in a fresh process.
 
-    .venv/bin/python bench/inference.py [export.pkl]     # prints JSON
+    .venv/bin/python -m bench.inference [export.pkl]     # prints JSON
 Targets (2 cores): 12 MP JPEG p50 <= 35 ms, within 1.3x of the floor (decode at 1/8 scale + one
 forward pass) and >= 5x faster than the book's path; app process RSS after a 12 MP photo <= 200 MB.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from bear_classifier.hosts import SHARED
+from harness.hosts import SHARED
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "export.pkl"
@@ -26,7 +26,7 @@ PHOTO = SHARED / "bears-test/grizzly"
 APP = """
 import re, sys, time
 t0 = time.perf_counter()
-from bear_classifier.app import BearApp
+from bear_classifier.app.widgets import BearApp
 t1 = time.perf_counter()
 app = BearApp.load({model!r})
 t2 = time.perf_counter()
@@ -87,7 +87,7 @@ def decode_at_one_eighth(data: bytes):
 def main():
     from fastai.vision.core import PILImage
 
-    from bear_classifier.inference import Classifier
+    from bear_classifier.app.classifier import Classifier
 
     inputs = {"jpeg_12mp": photo((4000, 3000)), "jpeg_1mp": photo((1152, 864)), "png_1mp": photo((1152, 864), "PNG")}
     with tempfile.TemporaryDirectory() as tmp:

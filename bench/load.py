@@ -2,9 +2,9 @@
 photos one after another and leave, against a freshly started server (its preheated pool filled);
 then the kernels they left are watched until the culler has removed them.
 
-    .venv/bin/python bench/load.py                     # 10 visitors x 5 photos, both kinds, committed cull settings
-    .venv/bin/python bench/load.py --runs 5 --cull-timeout 60 --cull-interval 10 --floor   # shorter cull wait
-    .venv/bin/python bench/load.py --visitors 2        # memory target: server + pool + 2 visitors <= 1 GB
+    .venv/bin/python -m bench.load                     # 10 visitors x 5 photos, both kinds, committed cull settings
+    .venv/bin/python -m bench.load --runs 5 --cull-timeout 60 --cull-interval 10 --floor   # shorter cull wait
+    .venv/bin/python -m bench.load --visitors 2        # memory target: server + pool + 2 visitors <= 1 GB
 
 Keep the cull timeout above the page-ready time: a kernel whose page has not connected within it
 is culled. `--floor` also opens as many pages of a notebook that shows only the two buttons: with
@@ -26,9 +26,8 @@ from pathlib import Path
 
 import psutil
 
-from bear_classifier.browser import (ROOT, ANSWER, CHROMIUM, CHROMIUM_ARGS, cull_args, floor_app, kernels, rss, serve,
-                                     settings, tree)
-from bear_classifier.hosts import SHARED
+from harness.browser import ROOT, ANSWER, CHROMIUM, CHROMIUM_ARGS, cull_args, floor_app, kernels, rss, serve, settings, tree
+from harness.hosts import SHARED
 
 PHOTOS = SHARED / "bears-test"
 MB = 2**20

@@ -7,7 +7,7 @@ trains on the rest with the recipe, and scores the held-out part the way the app
 The ImageNet head restricted to the bear rows (it cannot answer "none of these") is scored on
 the same bear photos. The figures are in MODEL_CARD.md. Every run is seeded by the recipe.
 
-    .venv/bin/python bench/recipe_cv.py [--epochs 1] [--reject 0.95]    # prints JSON
+    .venv/bin/python -m bench.recipe_cv [--epochs 1] [--reject 0.95]    # prints JSON
 """
 import argparse
 import json
@@ -15,10 +15,15 @@ import zlib
 from dataclasses import asdict
 from pathlib import Path
 
-from bear_classifier.data import OTHER, build_cache, dataloaders
-from bear_classifier.inference import Classifier
-from bear_classifier.published import locate
-from bear_classifier.train import Recipe, fit, make_learner
+from bear_classifier.core import OTHER
+
+from bear_classifier.training.cache import build_cache
+
+from bear_classifier.training.datablock import dataloaders
+from bear_classifier.app.classifier import Classifier
+from bear_classifier.photos.published import locate
+from bear_classifier.training.recipe import Recipe
+from bear_classifier.training.train import fit, make_learner
 
 ROOT = Path(__file__).resolve().parents[1]
 

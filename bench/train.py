@@ -1,7 +1,7 @@
 """Full-training benchmark: verify + cache + train on every photo of the training folder,
 from an empty cache, with the committed recipe and cleaning decisions.
 
-    .venv/bin/python bench/train.py [--data DIR] [--negatives [DIR]]    # prints JSON; target: seconds <= 300
+    .venv/bin/python -m bench.train [--data DIR] [--negatives [DIR]]    # prints JSON; target: seconds <= 300
 """
 import argparse
 import json
@@ -9,8 +9,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bear_classifier.published import locate
-from bear_classifier.train import Recipe, train
+from bear_classifier.photos.published import locate
+from bear_classifier.training.recipe import Recipe
+from bear_classifier.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 

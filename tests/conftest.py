@@ -25,16 +25,26 @@ def no_network(monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def shipped_onnx():
+    """The shipped model as the app runs it (export.onnx through ONNX Runtime): no torch needed."""
+    from bear_classifier.app.classifier import Classifier
+
+    from helpers import ROOT
+
+    return Classifier.load(ROOT / "export.pkl")
+
+
+@pytest.fixture(scope="session")
 def baseline():
     """The pretrained ImageNet head restricted to the bear rows: a real model with no training."""
-    from bear_classifier.evaluate import imagenet_baseline
+    from bear_classifier.training.evaluate import imagenet_baseline
     return imagenet_baseline()
 
 
 @pytest.fixture(scope="module")
 def chromium():
     """A headless chromium (Playwright), or skip where it is absent; under CI it must be there."""
-    from bear_classifier.browser import browser, chromium_available
+    from harness.browser import browser, chromium_available
 
     if not chromium_available():
         if os.environ.get("CI"):

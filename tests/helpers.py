@@ -10,18 +10,24 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bear_classifier.hosts import SHARED
+from harness.hosts import photo_root
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"  # screenshots and server logs of the browser tests (git-ignored)
 
 
+def photos_root(*names: str) -> Path:
+    """The folder holding the published photo folders `names` (data/ after `make data`, else
+    ../shared/data), or skip the test saying why."""
+    root = photo_root(*names)
+    if root is None:
+        pytest.skip("real photos not available: run `make data` (or put the shared photos beside the repository)")
+    return root
+
+
 def shared(name: str) -> Path:
-    """A folder of ../shared/data, or skip the test saying why."""
-    path = SHARED / name
-    if not path.is_dir():
-        pytest.skip(f"real photos not available: {path} is absent (set BEAR_DATA to the shared data folder)")
-    return path
+    """A folder of real photos (bears, bears-test, notbears, notbears-test), or skip the test saying why."""
+    return photos_root(name) / name
 
 
 def first_photo(cls: str, folder: str = "bears-test") -> Path:

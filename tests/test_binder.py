@@ -25,13 +25,13 @@ def test_repo2docker_builds_python_311_and_installs_binder_requirements():
     dockerfile = r.stdout + r.stderr
     assert "python=3.11" in dockerfile
     install = dockerfile.index('pip install --no-cache-dir -r "binder/requirements.txt"')
-    assert dockerfile.index("COPY --chown=0:0 src/ ${REPO_DIR}/") < install  # ../requirements-app.txt is there by then
+    assert dockerfile.index("COPY --chown=0:0 src/ ${REPO_DIR}/") < install  # ../requirements.txt is there by then
     assert 'R2D_ENTRYPOINT="${REPO_DIR}/binder/start"' in dockerfile
 
 
 def test_binder_installs_the_app_set_alone():
-    assert (ROOT / "binder/requirements.txt").read_text().split("\n")[-2] == "-r ../requirements-app.txt"
-    app = pins(ROOT / "requirements-app.txt")
+    assert (ROOT / "binder/requirements.txt").read_text().split("\n")[-2] == "-r ../requirements.txt"
+    app = pins(ROOT / "requirements.txt")
     assert {"voila", "ipywidgets", "onnxruntime", "pillow", "numpy"} <= set(app)
     assert not {"torch", "torchvision", "fastai", "timm"} & set(app)
     assert (ROOT / "binder/runtime.txt").read_text().strip() == (ROOT / "runtime.txt").read_text().strip() == "python-3.11"

@@ -1,4 +1,4 @@
-"""python -m bear_classifier.binder in temporary git repositories."""
+"""python -m bear_classifier.app.binder in temporary git repositories."""
 import os
 import subprocess
 import sys
@@ -6,12 +6,14 @@ import sys
 import pytest
 
 from helpers import ROOT
-from bear_classifier.binder import github_repo
+
+pytestmark = pytest.mark.app
+from bear_classifier.app.binder import github_repo
 
 
 def binder(repo):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "bear_classifier.binder"], cwd=repo, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "bear_classifier.app.binder"], cwd=repo, env=env, capture_output=True,
                           text=True, timeout=60)
 
 

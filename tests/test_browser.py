@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bear_classifier.browser import choose_file, classify_file, open_app, serve
+from harness.browser import choose_file, classify_file, open_app, serve
 from helpers import ARTIFACTS, first_photo, shared
 
 

@@ -1,12 +1,15 @@
 """The automatic suspect finder and recording cleaner choices."""
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
 
 from helpers import BEAR_CLASSES, link_classes, shared
-from bear_classifier.clean import record_cleaner, suspects_in
-from bear_classifier.data import DataError, build_cache, read_decisions, sha256_file
-from bear_classifier.train import Recipe
+from bear_classifier.training.clean import record_cleaner, suspects_in
+from bear_classifier.core import DataError, sha256_file
+from bear_classifier.training.cache import build_cache, read_decisions
+from bear_classifier.training.recipe import Recipe
 
 
 def small_set(tmp_path, n=10):
@@ -24,11 +27,25 @@ def test_a_mislabelled_photo_is_a_top_suspect(tmp_path):
     assert row["label"] == "grizzly" and row["suggested"] == "teddy" and row["sha256"] == sha256_file(planted)
 
 
-def test_a_class_too_small_for_folds_is_a_one_line_message(tmp_path):
+def test_a_class_of_one_photo_is_a_one_line_message_and_exit_2(tmp_path):
     data = link_classes(tmp_path / "data", "bears-test", {"black": "black", "grizzly": "grizzly"}, 6)
     link_classes(data, "bears-test", {"teddy": "teddy"}, 1)
-    with pytest.raises(DataError, match="at least 2 images"):
+    with pytest.raises(DataError, match="teddy: only 1 usable image; every class needs at least 2 images"):
         suspects_in(data, tmp_path / "cache", recipe=Recipe(size=64), verbose=False)
+    for command in ("clean", "train"):
+        r = subprocess.run([sys.executable, "-m", f"bear_classifier.training.{command}", "--data", str(data),
+                            "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--size", "64"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2, r.stderr[-2000:]
+        assert r.stderr.strip().splitlines() == ["error: teddy: only 1 usable image; every class needs at least 2 "
+                                                 "images (one to learn from, one to check on)"]
+
+
+def test_a_class_of_two_photos_is_enough(tmp_path):
+    data = link_classes(tmp_path / "data", "bears-test", {"black": "black", "grizzly": "grizzly"}, 6)
+    link_classes(data, "bears-test", {"teddy": "teddy"}, 2)
+    suspects = suspects_in(data, tmp_path / "cache", recipe=Recipe(size=64), verbose=False)
+    assert all(s["label"] in ("black", "grizzly", "teddy") for s in suspects)
 
 
 def test_cleaner_choices_become_decisions_without_touching_files(tmp_path):

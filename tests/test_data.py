@@ -6,8 +6,10 @@ import pytest
 from PIL import Image
 
 from helpers import jpeg_bytes, png_bytes
-from bear_classifier.data import (OTHER, DataError, build_cache, dataloaders, read_decisions, scan, sha256_file)
-from bear_classifier.train import Recipe
+from bear_classifier.core import OTHER, DataError, sha256_file
+from bear_classifier.training.cache import build_cache, read_decisions, scan
+from bear_classifier.training.datablock import dataloaders
+from bear_classifier.training.recipe import Recipe
 
 
 def make_folder(root, per_class=6, classes=("grizzly", "black", "teddy")):

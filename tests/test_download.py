@@ -8,13 +8,13 @@ from pathlib import Path
 from PIL import Image
 
 from helpers import ROOT
-from bear_classifier.dataset import build_dataset, cached_search, parse_spec
-from bear_classifier.download import MANIFEST, Downloader, sniff
-from bear_classifier.hosts import ImageServer
+from bear_classifier.photos.search import build_dataset, cached_search, parse_spec
+from bear_classifier.photos.download import LOG, Downloader, sniff
+from harness.hosts import ImageServer
 
 
 def images_in(root: Path):
-    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST)
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".") and p.name != LOG)
 
 
 def test_every_kind_of_failure_is_counted_and_nothing_bad_is_saved(tmp_path):
@@ -78,7 +78,7 @@ def test_killed_download_resumes_with_no_partial_or_duplicate_files(tmp_path):
         url_file = tmp_path / "urls.txt"
         url_file.write_text("\n".join(urls))
         out = tmp_path / "data"
-        cmd = [sys.executable, "-m", "bear_classifier.dataset", "--out", str(out), "--urls", f"grizzly={url_file}",
+        cmd = [sys.executable, "-m", "bear_classifier.photos.search", "--out", str(out), "--urls", f"grizzly={url_file}",
                "--workers", "4"]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 60

@@ -9,8 +9,8 @@ from helpers import ROOT, clean_copy, first_photo
 
 CHECK = """
 import importlib.util, sys
-from bear_classifier import manifest
-from bear_classifier.app import BearApp
+from bear_classifier.photos import manifest
+from bear_classifier.app.widgets import BearApp
 app = BearApp.load({model!r})
 pred = app.classifier.classify(open({photo!r}, 'rb').read())
 print(pred.text())

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from helpers import first_photo
-from bear_classifier.model import ARCHS, create_classifier, embeddings, imagenet_model, mean_std, split_params
+from bear_classifier.training.archs import ARCHS, create_classifier, embeddings, imagenet_model, mean_std, split_params
 
 
 def test_converted_lite0_matches_reference_package(no_network):
@@ -20,8 +20,8 @@ def test_converted_lite0_matches_reference_package(no_network):
 
 
 def test_grizzly_photo_is_a_brown_bear_for_imagenet(no_network):
-    from bear_classifier.images import open_image
-    from bear_classifier.inference import Transform
+    from bear_classifier.app.images import open_image
+    from bear_classifier.app.classifier import Transform
 
     model = imagenet_model("lite0")
     mean, std = mean_std("lite0")

@@ -3,9 +3,9 @@ repository with no ../shared beside it (the published photos from a local host, 
 import nbformat
 from nbclient import NotebookClient
 
-from helpers import ROOT, SHARED, clean_copy, shared
-from bear_classifier import manifest
-from bear_classifier.hosts import RawHost
+from helpers import ROOT, clean_copy, photos_root
+from bear_classifier.photos import manifest
+from harness.hosts import RawHost
 
 
 def run(nb, path=ROOT, timeout=900):
@@ -25,12 +25,12 @@ def test_notebooks_are_committed_clean():
 
 
 def test_train_notebook_runs_in_a_clean_copy_fetching_the_published_photos(tmp_path):
-    shared("bears")
+    photos = photos_root("bears", "notbears")
     repo = clean_copy(tmp_path / "repo")
     assert not (repo.parent / "shared").exists() and not (repo / "data").exists()
     nb = nbformat.read(repo / "train.ipynb", as_version=4)
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    with RawHost(SHARED, {n: manifest.read(n) for n in ("bears", "notbears")}) as host:
+    with RawHost(photos, {n: manifest.read(n) for n in ("bears", "notbears")}) as host:
         params.source += f"\nDATA_URL = {host.base_url!r}\nSAMPLE, SIZE, EPOCHS = 8, 64, 1"
         run(nb, repo)
     text = outputs(nb)

@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from helpers import ROOT, shared
-from bear_classifier import manifest
-from bear_classifier.data import DataError
-from bear_classifier.hosts import RawHost
-from bear_classifier.published import HOWTO, fetch_photos, photos
+from helpers import ROOT, photos_root, shared
+from bear_classifier.photos import manifest
+from bear_classifier.core import DataError
+from harness.hosts import SHARED, RawHost
+from bear_classifier.photos.published import HOWTO, fetch_photos, photos
 
 
 def sha(path) -> str:
@@ -25,10 +25,12 @@ def visible(folder):
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-@pytest.mark.parametrize("name", manifest.NAMES)
-def test_committed_manifests_equal_their_derivation(name, tmp_path):
-    manifest.write(manifest.derive(shared(name)), tmp_path / f"{name}.csv")
-    assert (tmp_path / f"{name}.csv").read_text() == (manifest.MANIFESTS / f"{name}.csv").read_text()
+def test_committed_manifests_equal_their_derivation(tmp_path):
+    if not all((SHARED / name / "MANIFEST.csv").is_file() for name in manifest.NAMES):
+        pytest.skip(f"the shared photo folders' MANIFEST.csv files are not in {SHARED}")
+    for name in manifest.NAMES:
+        manifest.write(manifest.derive(SHARED / name), tmp_path / f"{name}.csv")
+        assert (tmp_path / f"{name}.csv").read_text() == (manifest.MANIFESTS / f"{name}.csv").read_text(), name
 
 
 def test_reviewed_labels_follow_the_review():
@@ -69,7 +71,7 @@ def test_bad_photos_are_named_never_saved_and_a_rerun_fetches_only_what_is_missi
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        with RawHost(shared(""), {"bears": rows}, {f"bears/{f}": fault for f, fault in bad.items()}) as host:
+        with RawHost(photos_root("bears"), {"bears": rows}, {f"bears/{f}": fault for f, fault in bad.items()}) as host:
             first = fetch_photos("bears", out, host.base_url, workers=4, progress=False, manifest_dir=manifest_dir)
     finally:
         done.set()
@@ -85,7 +87,7 @@ def test_bad_photos_are_named_never_saved_and_a_rerun_fetches_only_what_is_missi
     assert all(sha(p) == expected[p.relative_to(folder).as_posix()] for p in visible(folder))
     assert not [p for p in folder.rglob(".*")]
 
-    with RawHost(shared(""), {"bears": rows}) as host:
+    with RawHost(photos_root("bears"), {"bears": rows}) as host:
         second = fetch_photos("bears", out, host.base_url, progress=False, manifest_dir=manifest_dir)
         assert host.requests == 3
         third = fetch_photos("bears", out, host.base_url, progress=False, manifest_dir=manifest_dir)
@@ -97,7 +99,7 @@ def test_bad_photos_are_named_never_saved_and_a_rerun_fetches_only_what_is_missi
 
 def test_a_photo_changed_on_disk_is_fetched_again(subset, tmp_path):
     manifest_dir, rows = subset
-    with RawHost(shared(""), {"bears": rows}) as host:
+    with RawHost(photos_root("bears"), {"bears": rows}) as host:
         fetch_photos("bears", tmp_path, host.base_url, progress=False, manifest_dir=manifest_dir)
         (tmp_path / "bears" / rows[5]["file"]).write_bytes(b"edited")
         again = fetch_photos("bears", tmp_path, host.base_url, progress=False, manifest_dir=manifest_dir)
@@ -111,8 +113,8 @@ def test_killed_cli_resumes_and_failures_give_a_nonzero_exit(tmp_path, no_networ
     rows = manifest.read("notbears-test")
     slow = {f"notbears-test/{r['file']}": "slow" for r in rows}
     out = tmp_path / "data"
-    cmd = [sys.executable, "-m", "bear_classifier.published", "--out", str(out), "--workers", "4", "notbears-test"]
-    with RawHost(shared(""), {"notbears-test": rows}, slow, slow=0.2) as host:
+    cmd = [sys.executable, "-m", "bear_classifier.photos.published", "--out", str(out), "--workers", "4", "notbears-test"]
+    with RawHost(photos_root("notbears-test"), {"notbears-test": rows}, slow, slow=0.2) as host:
         proc = subprocess.Popen(cmd + ["--base-url", host.base_url], cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         deadline = time.time() + 60
@@ -126,7 +128,7 @@ def test_killed_cli_resumes_and_failures_give_a_nonzero_exit(tmp_path, no_networ
     assert all(sha(p) == expected[p.name] for p in partway)
 
     lost = next(r["file"] for r in reversed(rows) if r["file"] not in {p.name for p in partway})
-    with RawHost(shared(""), {"notbears-test": rows}, {f"notbears-test/{lost}": "missing"}) as host:
+    with RawHost(photos_root("notbears-test"), {"notbears-test": rows}, {f"notbears-test/{lost}": "missing"}) as host:
         failed = subprocess.run(cmd + ["--base-url", host.base_url], cwd=ROOT, capture_output=True, text=True,
                                 timeout=120)
     assert failed.returncode != 0
@@ -134,7 +136,7 @@ def test_killed_cli_resumes_and_failures_give_a_nonzero_exit(tmp_path, no_networ
                                           "error: 1 photo(s) failed; rerun to retry them"]
     assert f"77 of 78 photos arrived ({77 - len(partway)} downloaded, {len(partway)} already there)" in failed.stdout
 
-    with RawHost(shared(""), {"notbears-test": rows}) as host:
+    with RawHost(photos_root("notbears-test"), {"notbears-test": rows}) as host:
         done = subprocess.run(cmd + ["--base-url", host.base_url], cwd=ROOT, capture_output=True, text=True,
                               timeout=120)
         assert host.requests == 1
@@ -158,7 +160,7 @@ def test_offline_without_photos_says_what_to_do_in_one_line(tmp_path, no_network
 
 
 def test_cli_without_network_exits_with_one_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "bear_classifier.published", "--out", str(tmp_path),
+    r = subprocess.run([sys.executable, "-m", "bear_classifier.photos.published", "--out", str(tmp_path),
                         "--base-url", "http://127.0.0.1:9", "notbears-test"], cwd=ROOT, capture_output=True,
                        text=True, timeout=60)
     assert r.returncode != 0

@@ -4,7 +4,7 @@ import inspect
 
 import pytest
 
-from bear_classifier.search import SearchError, search_images
+from bear_classifier.photos.search import SearchError, search_images
 
 RESULT_KEYS = {"title", "image", "thumbnail", "url", "height", "width", "source"}
 

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from bear_classifier.browser import ROOT, classify_file, cull_args, kernels, open_app, serve, settings
+from harness.browser import ROOT, classify_file, cull_args, kernels, open_app, serve, settings
 from helpers import ARTIFACTS, first_photo, jpeg_bytes
 
 TIMEOUT, INTERVAL, SLACK = 10, 3, 15  # seconds: a short cull timeout (longer than a page takes to connect)

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from helpers import ROOT, shared
-from bear_classifier.data import sha256_file
-from bear_classifier.evaluate import reviewed_labels, score_bears, score_negatives
-from bear_classifier.images import open_image
-from bear_classifier.inference import Classifier
-from bear_classifier.manifest import MANIFESTS
+from bear_classifier.core import sha256_file
+from bear_classifier.training.evaluate import reviewed_labels, score_bears, score_negatives
+from bear_classifier.app.images import open_image
+from bear_classifier.app.classifier import Classifier
+from bear_classifier.training.adapters import learner_classifier
+from bear_classifier.photos.manifest import MANIFESTS
 
 MODEL = ROOT / "export.pkl"
 # Floors: the figures in MODEL_CARD.md, rounded down (held-out photos, never used for training or tuning).
@@ -49,7 +50,7 @@ def test_the_app_loads_the_onnx_copy_of_this_very_export(shipped):
 
 
 def test_onnx_equals_the_learner_on_real_photos(shipped, learn):
-    slow = Classifier.from_learner(learn)
+    slow = learner_classifier(learn)
     photos = sorted(shared("bears-test").glob("*/*"))[::10]
     ims = [open_image(p, min_side=shipped.transform.resize_to, shrink=False) for p in photos]
     assert np.abs(shipped.probabilities(ims) - slow.probabilities(ims)).max() <= 1e-4

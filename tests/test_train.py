@@ -9,10 +9,13 @@ import pytest
 import torch
 
 from helpers import BEAR_CLASSES, ROOT, link_classes, link_photos, shared
-from bear_classifier.app import BearApp
-from bear_classifier.data import OTHER
-from bear_classifier.inference import Classifier, ModelError
-from bear_classifier.train import Recipe, fit_head, out_of_fold, pick_threshold, train
+from bear_classifier.app.classifier import Classifier
+from bear_classifier.app.widgets import BearApp
+from bear_classifier.core import OTHER, ModelError
+from bear_classifier.training.adapters import learner_classifier, load_classifier, load_learner_quietly
+from bear_classifier.training.probe import fit_head, out_of_fold, pick_threshold
+from bear_classifier.training.recipe import Recipe
+from bear_classifier.training.train import train
 
 TINY = Recipe(size=64, bs=8, epochs=1)  # exercises the optional fine-tuning too
 VOCAB = ["black", "grizzly", OTHER, "teddy"]
@@ -82,7 +85,7 @@ def test_training_reports_facts(tiny_export):
 
 def test_onnx_copy_matches_the_learner(tiny_export):
     out, facts = tiny_export
-    fast, slow = Classifier.load(out), Classifier.from_export(out)
+    fast, slow = Classifier.load(out), learner_classifier(load_learner_quietly(out))
     assert not fast.notice and fast.vocab == slow.vocab == VOCAB
     assert fast.other_threshold == slow.other_threshold and abs(fast.other_threshold - facts["other_threshold"]) < 1e-4
     ims = [fast.classify(b).image for b in photos()]
@@ -91,7 +94,7 @@ def test_onnx_copy_matches_the_learner(tiny_export):
 
 def test_a_fresh_process_classifies_with_onnx_alone(tiny_export):
     out, _ = tiny_export
-    code = (f"import sys; from bear_classifier.inference import Classifier; c = Classifier.load({str(out)!r});"
+    code = (f"import sys; from bear_classifier.app.classifier import Classifier; c = Classifier.load({str(out)!r});"
             f"p = c.classify(open({str(sorted((shared('bears-test') / 'teddy').iterdir())[0])!r}, 'rb').read());"
             "print(p.label in c.vocab, [m for m in ('torch', 'fastai', 'timm', 'torchvision') if m in sys.modules])")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -99,32 +102,44 @@ def test_a_fresh_process_classifies_with_onnx_alone(tiny_export):
     assert r.stdout.split() == ["True", "[]"]
 
 
-def test_stale_missing_and_corrupt_onnx_fall_back_with_one_line(tiny_export, tmp_path):
+def stale_missing_and_unreadable(tiny_export, folder):
+    """(why, export.pkl) for an export whose ONNX copy is missing, made from another export, or unreadable."""
     out, _ = tiny_export
-    export = tmp_path / "export.pkl"
+    export, onnx = folder / "export.pkl", folder / "export.onnx"
     export.write_bytes(out.read_bytes())
-    onnx = tmp_path / "export.onnx"
-    cases = {"missing": None, "made from another export": b"stale", "unreadable": b"version https://git-lfs.github.com/spec/v1\n"}
-    for why, content in cases.items():
-        if content == b"stale":
-            onnx.write_bytes(out.with_suffix(".onnx").read_bytes())
-            export.write_bytes(out.read_bytes() + b"\0")  # a different export.pkl
-        elif content:
-            onnx.write_bytes(content)
+    yield "export.onnx is missing", export
+    onnx.write_bytes(out.with_suffix(".onnx").read_bytes())
+    export.write_bytes(out.read_bytes() + b"\0")  # a different export.pkl
+    yield "export.onnx was made from another export.pkl", export
+    export.write_bytes(out.read_bytes())
+    onnx.write_bytes(b"version https://git-lfs.github.com/spec/v1\n")  # a Git LFS pointer
+    yield "export.onnx is unreadable", export
+
+
+def test_the_app_names_a_stale_missing_or_unreadable_onnx_and_the_command_that_fixes_it(tiny_export, tmp_path):
+    for why, export in stale_missing_and_unreadable(tiny_export, tmp_path):
+        with pytest.raises(ModelError, match=why) as e:
+            Classifier.load(export)
+        assert "\n" not in str(e.value) and "python -m bear_classifier.training.export" in str(e.value)
+        assert why in BearApp.load(str(export)).value  # the app says so, in one line
+
+
+def test_training_falls_back_to_the_export_with_one_line(tiny_export, tmp_path):
+    for why, export in stale_missing_and_unreadable(tiny_export, tmp_path):
         with pytest.warns(UserWarning, match=why):
-            clf = Classifier.load(export)
+            clf = load_classifier(export)
         assert why in clf.notice and "\n" not in clf.notice and clf.vocab == VOCAB
-        assert why in BearApp(clf).header.value  # the app says so
+        assert why in BearApp(clf).header.value  # an app over this classifier says so
 
 
 def test_damaged_exports_are_one_line_messages(tiny_export, tmp_path):
     out, _ = tiny_export
     (tmp_path / "export.pkl").write_bytes(out.read_bytes()[:5000])  # an interrupted copy
     with pytest.raises(ModelError, match="export.onnx is missing, and export.pkl could not be loaded") as e:
-        Classifier.load(tmp_path / "export.pkl")
+        load_classifier(tmp_path / "export.pkl")
     assert "\n" not in str(e.value)
     assert "bear-message" in BearApp.load(str(tmp_path / "export.pkl")).value
-    r = subprocess.run([sys.executable, "-m", "bear_classifier.export", str(tmp_path / "export.pkl")], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "bear_classifier.training.export", str(tmp_path / "export.pkl")], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and r.stderr.splitlines()[-1].startswith("error: ") and "Traceback" not in r.stderr
     import onnx
@@ -132,7 +147,7 @@ def test_damaged_exports_are_one_line_messages(tiny_export, tmp_path):
     foreign = onnx.load(str(out.with_suffix(".onnx")))
     del foreign.metadata_props[:]  # an ONNX model from elsewhere
     onnx.save(foreign, str(tmp_path / "foreign.onnx"))
-    with pytest.raises(ModelError, match="not written by bear_classifier.export"):
+    with pytest.raises(ModelError, match="not written by bear_classifier.training.export"):
         Classifier.load(tmp_path / "foreign.onnx")
 
 
@@ -146,7 +161,7 @@ def test_a_book_style_export_gets_its_onnx_copy(tmp_path):
     block = DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files, get_y=parent_label,
                       splitter=RandomSplitter(seed=42), item_tfms=Resize(96))
     vision_learner(block.dataloaders(data, bs=4), resnet18, pretrained=False).export(tmp_path / "export.pkl")
-    r = subprocess.run([sys.executable, "-m", "bear_classifier.export", str(tmp_path / "export.pkl")], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "bear_classifier.training.export", str(tmp_path / "export.pkl")], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     clf, learn = Classifier.load(tmp_path / "export.pkl"), load_learner(tmp_path / "export.pkl")
@@ -158,21 +173,11 @@ def test_a_book_style_export_gets_its_onnx_copy(tmp_path):
         assert max(abs(got.probs[c] - float(expected[i])) for i, c in enumerate(learn.dls.vocab)) <= 0.02
 
 
-def test_without_fastai_a_missing_onnx_is_a_one_line_message(tiny_export, tmp_path, monkeypatch):
-    out, _ = tiny_export
-    (tmp_path / "export.pkl").write_bytes(out.read_bytes())
-    monkeypatch.setitem(sys.modules, "fastai.learner", None)  # as in the app's environment
-    with pytest.raises(ModelError, match="export.onnx is missing, and fastai is not installed") as e:
-        Classifier.load(tmp_path / "export.pkl")
-    assert "\n" not in str(e.value)
-    assert "bear-message" in BearApp.load(str(tmp_path / "export.pkl")).value
-
-
 def test_cli_writes_the_onnx_copy_for_an_export_made_elsewhere(tiny_export, tmp_path):
     out, _ = tiny_export
     export = tmp_path / "export.pkl"  # as if trained on Colab: no export.onnx beside it
     export.write_bytes(out.read_bytes())
-    r = subprocess.run([sys.executable, "-m", "bear_classifier.export", str(export)], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "bear_classifier.training.export", str(export)], cwd=ROOT,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     clf = Classifier.load(export)
@@ -220,6 +225,6 @@ def test_your_own_classes_get_their_own_wording(tmp_path):
 def test_training_cli_gives_one_line_errors(tmp_path):
     (tmp_path / "only").mkdir()
     (tmp_path / "only" / "a.jpg").write_bytes(b"x")
-    r = subprocess.run([sys.executable, "-m", "bear_classifier.train", "--data", str(tmp_path), "--out",
+    r = subprocess.run([sys.executable, "-m", "bear_classifier.training.train", "--data", str(tmp_path), "--out",
                         str(tmp_path / "e.pkl"), "--cache", str(tmp_path / "c")], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode != 0 and r.stderr.strip().startswith("error: ") and "Traceback" not in r.stderr

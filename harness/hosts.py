@@ -20,8 +20,23 @@ from urllib.parse import unquote
 
 from PIL import Image
 
-# The real photos beside the repository (the team's machines and CI), as the tests and benchmarks read them.
-SHARED = Path(os.environ.get("BEAR_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+ROOT = Path(__file__).resolve().parents[1]
+# The real photos beside the repository (the team's machines and CI), or where BEAR_DATA says.
+SHARED = Path(os.environ.get("BEAR_DATA", ROOT.parent / "shared" / "data"))
+
+
+def photo_root(*names: str) -> Path | None:
+    """The folder holding the published photo folders `names` for tests and benchmarks: the
+    repository's data/ once `make data` has fetched every photo of them, else the shared photos,
+    else None."""
+    from bear_classifier.photos import manifest
+
+    fetched = ROOT / "data"
+    if all((fetched / n / r["file"]).is_file() for n in names for r in manifest.read(n)):
+        return fetched
+    if all((SHARED / n).is_dir() for n in names):
+        return SHARED
+    return None
 FORMATS = {"jpg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png"), "webp": ("WEBP", "image/webp")}
 
 

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import requests
 
-from .images import BadImage, open_image
+from ..app.images import open_image
+from ..core import BadImage
 
 USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/124.0 Safari/537.36")
 MAX_BYTES = 20 * 1024 * 1024
-MANIFEST = "downloads.csv"
-MANIFEST_FIELDS = ["url", "folder", "status", "file", "detail"]
+LOG = "downloads.csv"  # one row per finished URL: what a rerun skips
+LOG_FIELDS = ["url", "folder", "status", "file", "detail"]
 PART_SUFFIX = ".part"
 
 # Magic numbers of raster formats we accept, whatever the URL or Content-Type says.
@@ -58,11 +59,11 @@ class Counts:
         return f"saved {self.saved}, failed {self.failed}, duplicate {self.duplicate}, already done {self.skipped}"
 
 
-class Manifest:
+class DownloadLog:
     """Append-only record of finished URLs; tolerant of a torn last line after a kill."""
 
     def __init__(self, root: Path):
-        self.path = Path(root) / MANIFEST
+        self.path = Path(root) / LOG
         self.lock = threading.Lock()
         self.done: dict[tuple[str, str], dict] = {}
         if self.path.exists():
@@ -72,7 +73,7 @@ class Manifest:
                         self.done[(row["folder"], row["url"])] = row
         new = not self.path.exists() or self.path.stat().st_size == 0
         self.file = open(self.path, "a", newline="", encoding="utf-8")
-        self.writer = csv.DictWriter(self.file, MANIFEST_FIELDS)
+        self.writer = csv.DictWriter(self.file, LOG_FIELDS)
         if new:
             try:
                 self.writer.writeheader()
@@ -141,7 +142,7 @@ def existing_hashes(root: Path) -> set[str]:
     """Content hashes of every image already in the dataset (all class folders)."""
     out = set()
     for p in Path(root).rglob("*"):
-        if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST:
+        if p.is_file() and not p.name.startswith(".") and p.name != LOG:
             data = p.read_bytes()
             if sniff(data):
                 out.add(hashlib.sha256(data).hexdigest())
@@ -157,7 +158,7 @@ def remove_partials(root: Path) -> int:
 
 
 class Downloader:
-    """Downloads into <root>/<folder>/, sharing one manifest and one set of hashes per dataset."""
+    """Downloads into <root>/<folder>/, sharing one download log and one set of hashes per dataset."""
 
     def __init__(self, root: Path, workers: int = 16, timeout: float = 10.0, max_bytes: int = MAX_BYTES):
         self.root = Path(root)
@@ -166,7 +167,7 @@ class Downloader:
         self.workers, self.timeout, self.max_bytes = workers, timeout, max_bytes
         self.hashes = existing_hashes(self.root)
         self.lock = threading.Lock()
-        self.manifest = Manifest(self.root)  # opens a file: last, so a failure above leaks nothing
+        self.log = DownloadLog(self.root)  # opens a file: last, so a failure above leaks nothing
         self.session = new_session(workers)
 
     def __enter__(self):
@@ -203,7 +204,7 @@ class Downloader:
         counts = Counts()
         todo = []
         for u in dict.fromkeys(urls):
-            if (folder, u) in self.manifest.done:
+            if (folder, u) in self.log.done:
                 counts.skipped += 1
             else:
                 todo.append(u)
@@ -211,7 +212,7 @@ class Downloader:
         with ThreadPoolExecutor(self.workers) as pool:
             for fut in as_completed([pool.submit(self._one, u, folder) for u in todo]):
                 row = fut.result()
-                self.manifest.add(row)
+                self.log.add(row)
                 setattr(counts, row["status"], getattr(counts, row["status"]) + 1)
                 if row["status"] == "failed":
                     counts.failures[row["detail"]] = counts.failures.get(row["detail"], 0) + 1
@@ -219,14 +220,14 @@ class Downloader:
         return counts
 
     def close(self):
-        self.manifest.close()
+        self.log.close()
         self.session.close()
 
 
 def download_images(urls: list[str], dest: Path, workers: int = 16, timeout: float = 10.0,
                     progress: bool = True) -> Counts:
     """Download `urls` into the class folder `dest`; its parent folder is the dataset, whose
-    manifest records what is done and whose images count for de-duplication."""
+    log records what is done and whose images count for de-duplication."""
     dest = Path(dest)
     with Downloader(dest.parent, workers=workers, timeout=timeout) as dl:
         return dl.download(urls, dest.name, progress)

@@ -2,20 +2,19 @@
 for the app (the same model for ONNX Runtime, with vocab, transform, threshold and the
 sha256 of the `.pkl` in its metadata).
 
-    python -m bear_classifier.export export.pkl     # writes export.onnx for an export made elsewhere
+    python -m bear_classifier.training.export export.pkl     # writes export.onnx for an export made elsewhere
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
-import sys
 import warnings
 from pathlib import Path
 
-from .data import sha256_file
-from .images import one_line
-from .inference import METADATA_KEY, Classifier, ModelError
+from ..app.classifier import METADATA_KEY
+from ..core import ModelError, fail, one_line, sha256_file
+from .adapters import learner_classifier, load_learner_quietly
 
 
 def export_learner(learn, out: Path) -> Path:
@@ -35,7 +34,7 @@ def write_onnx(learn, path: Path, source: Path | None = None) -> Path:
     import onnx
     import torch
 
-    clf = Classifier.from_learner(learn)
+    clf = learner_classifier(learn)
     clf.source_sha256 = sha256_file(source) if source else None
     model = copy.deepcopy(learn.model).float().cpu().eval()
     example = torch.zeros(2, 3, clf.transform.size, clf.transform.size)
@@ -55,17 +54,15 @@ def main(argv=None):
     p.add_argument("export", type=Path, nargs="?", default=Path("export.pkl"))
     a = p.parse_args(argv)
     if not a.export.is_file():
-        sys.exit(f"error: {a.export} not found")
-    from fastai.learner import load_learner
-
+        fail(f"{a.export} not found")
     try:
-        learn = load_learner(a.export)
+        learn = load_learner_quietly(a.export)
     except Exception as e:  # a damaged or foreign pickle
-        sys.exit(f"error: {a.export} could not be loaded ({one_line(e)})")
+        fail(f"{a.export} could not be loaded ({one_line(e)})")
     try:
         print(write_onnx(learn, a.export.with_suffix(".onnx"), source=a.export))
     except ModelError as e:
-        sys.exit(f"error: {e}")
+        fail(str(e))
 
 
 if __name__ == "__main__":

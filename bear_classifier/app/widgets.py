@@ -12,8 +12,9 @@ import ipywidgets as widgets
 
 from PIL import Image
 
-from .data import OTHER
-from .inference import BEARS, Classifier, ModelError, Prediction, describe
+from ..core import OTHER, ModelError
+from .classifier import Classifier, Prediction
+from .wording import instruction, title
 
 TOUCH = "48px"
 PREVIEW_SIDE = 480
@@ -52,13 +53,6 @@ def bars_html(probs: dict[str, float]) -> str:
     return "".join(rows)
 
 
-def title(classes: list[str]) -> str:
-    """'Bear classifier' for the bears, else e.g. 'Cricket or tennis?'."""
-    if set(classes) == BEARS:
-        return "Bear classifier"
-    return describe(classes).removeprefix("a ").capitalize() + "?"
-
-
 class BearApp:
     """FileUpload + Classify button + photo + answer + bars, wired to a Classifier.
     The wording comes from the classifier's classes."""
@@ -67,10 +61,9 @@ class BearApp:
         full = widgets.Layout(width="100%")
         self.classifier = classifier
         classes = [c for c in classifier.vocab if c != OTHER]
-        instruction = f"Upload a photo of {describe(classes)}, then press Classify."
         notice = f"<p class='bear-notice' style='color:#8a6d00'>{html.escape(classifier.notice)}</p>" if classifier.notice else ""
         self.header = widgets.HTML(f"<h2 style='margin:0.3em 0'>{html.escape(title(classes))}</h2>"
-                                   f"<p>{html.escape(instruction)}</p>{notice}")
+                                   f"<p>{html.escape(instruction(classes))}</p>{notice}")
         self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="Choose photo",
                                          layout=widgets.Layout(width="100%", height=TOUCH))
         self.button = widgets.Button(description="Classify", button_style="primary", icon="search",

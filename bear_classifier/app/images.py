@@ -14,16 +14,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 import pillow_heif
 
+from ..core import BadImage, one_line
+
 pillow_heif.register_heif_opener()  # HEIC/HEIF from iPhones and macOS Safari (Pillow reads AVIF itself)
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
 MAX_PIXELS = 100_000_000  # 100 MP: larger than any phone photo, far below a bomb.
 DRAFT_PIXELS = 4_000_000  # JPEGs above this decode at reduced scale; smaller ones exactly.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-
-
-class BadImage(ValueError):
-    """An input that is not a usable picture; str() is a one-line message for people."""
 
 
 def open_image(source: bytes | str | Path, min_side: int | None = None, shrink: bool = True) -> Image.Image:
@@ -87,8 +85,3 @@ def to_rgb(im: Image.Image) -> Image.Image:
         return Image.alpha_composite(white, rgba).convert("RGB")
     return im.convert("RGB")
 
-
-def one_line(e: Exception) -> str:
-    """The first line of an exception's message, at most 120 characters."""
-    msg = str(e).strip().splitlines()
-    return (msg[0] if msg else type(e).__name__)[:120]

@@ -2,25 +2,28 @@
 record the cleaner's choices.
 
 Every cached image is embedded once by the learner's frozen backbone; the training probe
-(`train.fit_head`, started from zero) is fitted on 4 folds and predicts the 5th, so every
+(`probe.fit_head`, started from zero) is fitted on 4 folds and predicts the 5th, so every
 image is judged by a model that never saw its label. Images whose own label gets a low
 out-of-fold probability are the suspects: review them (train.ipynb shows them) and record
 the decision, keyed by sha256, in cleaning.csv.
 
-    python -m bear_classifier.clean --data data/bears --negatives data/notbears --out suspects.csv
+    python -m bear_classifier.training.clean --data data/bears --negatives data/notbears --out suspects.csv
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 
-from .data import DataError, build_cache, dataloaders, read_decisions, write_decisions
-from .images import open_image
-from .published import locate
-from .train import Recipe, embed, make_learner, out_of_fold, quiet
+from ..app.images import open_image
+from ..core import DataError, fail
+from ..photos.published import locate
+from .cache import build_cache, read_decisions, write_decisions
+from .datablock import dataloaders
+from .probe import embed, out_of_fold
+from .recipe import Recipe, add_data_arguments, decisions_file
+from .train import make_learner, quiet
 
 SUSPECT_FIELDS = ["sha256", "path", "label", "p_label", "suggested", "p_suggested"]
 
@@ -96,19 +99,16 @@ def record_cleaner(cleaner, decisions: Path, cache: Path, reason: str = "ImageCl
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="Rank likely label errors in a folder of class sub-folders.")
-    p.add_argument("--data", type=Path, default=Path("data/bears"), help="folder of class sub-folders")
-    p.add_argument("--negatives", type=Path)
-    p.add_argument("--decisions", type=Path, help="decisions already taken (dropped images are left out)")
-    p.add_argument("--cache", type=Path, default=Path(".cache/train"))
+    add_data_arguments(p)
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--out", type=Path, default=Path("suspects.csv"))
     Recipe.add_arguments(p)
     a = p.parse_args(argv)
     try:
         data, negatives = locate(a.data), a.negatives and locate(a.negatives)
-        rows = suspects_in(data, a.cache, negatives, a.decisions, Recipe.from_args(a), a.threshold)
+        rows = suspects_in(data, a.cache, negatives, decisions_file(a), Recipe.from_args(a), a.threshold)
     except ValueError as e:  # DataError, and pretrained weights that could not be had
-        sys.exit(f"error: {e}")
+        fail(str(e))
     with open(a.out, "w", newline="") as f:
         w = csv.DictWriter(f, SUSPECT_FIELDS)
         w.writeheader()

@@ -4,15 +4,13 @@ It runs `export.onnx` with ONNX Runtime and preprocesses with Pillow and numpy, 
 imports neither torch nor fastai (README: the app's start and memory, measured). Training
 writes `export.onnx` beside `export.pkl`: the same model, with what inference needs in its
 metadata (vocab, validation transform, "none of these" threshold and the sha256 of the
-`export.pkl` it was made from). When that file is missing or belongs
-to another export, `Classifier.load` says so and falls back to fastai's `load_learner`
-where fastai is installed; `python -m bear_classifier.export export.pkl` writes it.
+`export.pkl` it was made from). When that file is missing, unreadable or made from another
+export, `Classifier.load` says so in one line, with the command that writes it.
 """
 from __future__ import annotations
 
 import json
 import math
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -20,15 +18,11 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from .data import OTHER, sha256_file
-from .images import BadImage, one_line, open_image
+from ..core import OTHER, BadImage, ModelError, one_line, sha256_file
+from .images import open_image
+from .wording import none_of_these
 
-BEARS = {"black", "grizzly", "teddy"}
 METADATA_KEY = "bear_classifier"
-
-
-class ModelError(RuntimeError):
-    """The model file cannot be used; str() is a one-line message for people."""
 
 
 @dataclass
@@ -51,19 +45,6 @@ class Prediction:
         return self.message
 
 
-def none_of_these(classes: list[str]) -> str:
-    """The sentence shown when a picture shows none of `classes`."""
-    return f"This doesn't look like {describe(classes)}."
-
-
-def describe(classes: list[str]) -> str:
-    """'a grizzly, black or teddy bear' for the bears, else 'a cricket or tennis' (sorted)."""
-    if set(classes) == BEARS:
-        return "a grizzly, black or teddy bear"
-    names = sorted(classes)
-    return "a " + (", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0])
-
-
 @dataclass(frozen=True)
 class Transform:
     """fastai's validation item transform, then scale to [0, 1] and normalise.
@@ -80,25 +61,6 @@ class Transform:
     @property
     def resize_to(self) -> int:
         return self.size + math.ceil(self.size * self.val_xtra / 8) * 8
-
-    @classmethod
-    def from_learner(cls, learn) -> "Transform":
-        """Read the transform from a fastai Learner's pipelines; ModelError for ones not supported."""
-        items = learn.dls.after_item.fs
-        crop = next((t for t in items if hasattr(t, "val_xtra")), None)  # RandomResizedCrop
-        resize = next((t for t in items if type(t).__name__ == "Resize"), None)
-        if crop is not None:
-            size, xtra, method = crop.size, crop.val_xtra, "squish"
-        elif resize is not None and resize.method in ("squish", "crop"):
-            size, xtra, method = resize.size, 0.0, resize.method
-        else:
-            raise ModelError("only exports whose item transform is RandomResizedCrop or Resize (squish or crop) "
-                             f"are supported, not {', '.join(type(t).__name__ for t in items)}")
-        if size[0] != size[1]:
-            raise ModelError(f"only square inputs are supported, not {size[0]}x{size[1]}")
-        norm = next((t for t in learn.dls.after_batch.fs if hasattr(t, "mean") and hasattr(t, "std")), None)
-        mean, std = (norm.mean.flatten().tolist(), norm.std.flatten().tolist()) if norm else ((0.0,) * 3, (1.0,) * 3)
-        return cls(size[0], xtra, tuple(mean), tuple(std), method)
 
     def _item(self, im: Image.Image) -> Image.Image:
         if self.method == "crop":
@@ -130,27 +92,8 @@ class Classifier:
                 "source_sha256": self.source_sha256}
 
     @classmethod
-    def from_torch(cls, model, vocab: list[str], transform: Transform, other_threshold: float = 0.5) -> "Classifier":
-        """Wrap a torch model (for training, evaluation and the load_learner fallback)."""
-        import torch
-
-        model = model.eval()
-        device = next(model.parameters()).device  # a learner trained on a GPU stays there
-
-        def logits(x: np.ndarray) -> np.ndarray:
-            with torch.inference_mode():
-                return model(torch.from_numpy(x).to(device)).float().cpu().numpy()
-        return cls(logits, vocab, transform, other_threshold)
-
-    @classmethod
-    def from_learner(cls, learn) -> "Classifier":
-        """A fastai Learner's model with its validation transform and threshold."""
-        return cls.from_torch(learn.model, list(learn.dls.vocab), Transform.from_learner(learn),
-                              getattr(learn, "other_threshold", 0.5))
-
-    @classmethod
     def from_onnx(cls, path: str | Path) -> "Classifier":
-        """Load an `export.onnx` written by `bear_classifier.export`; raises ModelError."""
+        """Load an `export.onnx` written by `bear_classifier.training.export`; raises ModelError."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -165,54 +108,38 @@ class Classifier:
             transform = Transform(**meta["transform"])
             vocab, threshold, source = meta["vocab"], meta["other_threshold"], meta["source_sha256"]
         except (KeyError, TypeError, ValueError):
-            raise ModelError(f"{Path(path).name} was not written by bear_classifier.export (no metadata)") from None
+            raise ModelError(f"{Path(path).name} was not written by bear_classifier.training.export (no metadata)") from None
         name = session.get_inputs()[0].name
         return cls(lambda x: session.run(None, {name: x})[0], vocab, transform, threshold, source)
 
     @classmethod
-    def from_export(cls, path: str | Path) -> "Classifier":
-        """Load a fastai export with load_learner (needs fastai and torch)."""
-        from fastai.learner import load_learner
-
-        with warnings.catch_warnings():  # fastai's reminder that pickles can run code: this one is ours
-            warnings.simplefilter("ignore", UserWarning)
-            return cls.from_learner(load_learner(path))
-
-    @classmethod
     def load(cls, path: str | Path = "export.pkl") -> "Classifier":
-        """The classifier of a fastai export, through the `.onnx` beside it when that matches.
-
-        Otherwise falls back to load_learner where fastai is installed, with `notice` (also
-        warned) saying why; raises ModelError with one line when neither works.
-        """
+        """The classifier of a fastai export, through the `.onnx` copy beside it; ModelError with one
+        line (and the command that fixes it) when that copy is missing, unreadable or made from
+        another export."""
         path = Path(path)
-        onnx = path.with_suffix(".onnx")
-        if path.suffix == ".onnx" or (onnx.exists() and not path.exists()):
-            return cls.from_onnx(onnx)
+        if path.suffix == ".onnx" or (path.with_suffix(".onnx").exists() and not path.exists()):
+            return cls.from_onnx(path.with_suffix(".onnx"))
         if not path.exists():
             raise ModelError(f"{path} not found: train a model first (train.ipynb or make train)")
-        problem = f"{onnx.name} is missing"
-        if onnx.exists():
-            try:
-                clf = cls.from_onnx(onnx)
-            except ModelError as e:
-                problem = str(e)
-            else:
-                if clf.source_sha256 == sha256_file(path):
-                    return clf
-                problem = f"{onnx.name} was made from another {path.name}"
-        try:
-            clf = cls.from_export(path)
-        except ImportError:
-            raise ModelError(f"{problem}, and fastai is not installed here to load {path.name}: run "
-                             f"'python -m bear_classifier.export {path}' where it is") from None
-        except ModelError as e:
-            raise ModelError(f"{problem}, and {e}") from None
-        except Exception as e:  # a damaged or foreign pickle
-            raise ModelError(f"{problem}, and {path.name} could not be loaded ({one_line(e)})") from None
-        clf.notice = f"{problem}: loaded {path.name} with fastai instead (slower; 'python -m bear_classifier.export {path}' fixes it)"
-        warnings.warn(clf.notice)
+        clf, problem = cls.onnx_copy(path)
+        if clf is None:
+            raise ModelError(f"{problem}: run 'python -m bear_classifier.training.export {path}' where fastai is installed")
         return clf
+
+    @classmethod
+    def onnx_copy(cls, path: Path) -> tuple["Classifier | None", str]:
+        """The classifier of the `.onnx` copy of the export at `path`, or None and why it won't do."""
+        onnx = path.with_suffix(".onnx")
+        if not onnx.exists():
+            return None, f"{onnx.name} is missing"
+        try:
+            clf = cls.from_onnx(onnx)
+        except ModelError as e:
+            return None, str(e)
+        if clf.source_sha256 != sha256_file(path):
+            return None, f"{onnx.name} was made from another {path.name}"
+        return clf, ""
 
     def probabilities(self, images: list[Image.Image]) -> np.ndarray:
         """Softmax over the vocab, one row per RGB image."""

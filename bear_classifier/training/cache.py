@@ -1,15 +1,11 @@
-"""Training data: verify a folder of class sub-folders, apply cleaning decisions,
-pre-resize into a cache, and build the chapter-2 DataBlock.
+"""The verified cache: scan a folder of class sub-folders, apply the cleaning decisions, and
+write an upright, resized copy of every usable image into a cache keyed by content.
 
 Nothing in the user's folder is ever modified: every output goes to the cache.
-
-    python -m bear_classifier.data --data data/bears --cache .cache/data
 """
 from __future__ import annotations
 
-import argparse
 import csv
-import hashlib
 import json
 import os
 import shutil
@@ -17,23 +13,12 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .images import IMAGE_EXTS, BadImage, open_image
+from ..app.images import IMAGE_EXTS, open_image
+from ..core import OTHER, BadImage, DataError, sha256_file
 
-if TYPE_CHECKING:
-    from .train import Recipe
-
-OTHER = "other"  # label of the negatives ("none of these") class
 CACHE_SIDE = 320  # shorter side of cached images, px
 DECISIONS_FIELDS = ["sha256", "action", "label", "path", "reason"]
-
-
-class DataError(ValueError):
-    """A dataset problem the user must fix; str() is a one-line message."""
-
-    def _render_traceback_(self):  # IPython (train.ipynb) shows the line alone, without a traceback
-        return [f"DataError: {self}"]
 
 
 @dataclass
@@ -102,14 +87,6 @@ def _first_per_class(items: list[Item], n: int) -> list[Item]:
         if seen[item.label] <= n:
             kept.append(item)
     return kept
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_decisions(path: Path | None) -> dict[str, dict]:
@@ -205,6 +182,10 @@ def build_cache(data: Path, cache: Path, decisions: Path | None = None, negative
         print(report.summary())
     if len(report.counts) < 2:
         raise DataError(f"after verification only {len(report.counts)} class(es) have usable images: {report.summary()}")
+    alone = sorted(label for label, n in report.counts.items() if n < 2)
+    if alone:
+        raise DataError(f"{', '.join(alone)}: only 1 usable image; every class needs at least 2 images "
+                        f"(one to learn from, one to check on)")
     return report
 
 
@@ -245,49 +226,3 @@ def _progress(it, total, verbose):
         return it
     from fastprogress.fastprogress import progress_bar
     return progress_bar(it, total=total, leave=False)
-
-
-def dataloaders(cache: Path, recipe: Recipe, splitter=None, valid_pct: float = 0.2):
-    """The chapter-2 DataBlock over a cache folder for `recipe` (seeded by it; normalised for its
-    arch); `splitter` replaces the seeded random 20% validation split."""
-    from fastai.vision.all import (CategoryBlock, DataBlock, ImageBlock, Normalize, RandomResizedCrop,
-                                   RandomSplitter, aug_transforms, get_image_files, parent_label)
-
-    from .model import mean_std
-
-    recipe.seed_everything()
-    block = DataBlock(
-        blocks=(ImageBlock, CategoryBlock),
-        get_items=get_image_files,
-        splitter=splitter or RandomSplitter(valid_pct=valid_pct, seed=recipe.seed),
-        get_y=parent_label,
-        item_tfms=RandomResizedCrop(recipe.size, min_scale=recipe.min_scale),
-        batch_tfms=[*aug_transforms(), Normalize.from_stats(*mean_std(recipe.arch))],
-    )
-    return block.dataloaders(_class_dirs(cache), bs=recipe.bs, num_workers=0)
-
-
-def _class_dirs(cache: Path) -> Path:
-    """The cache root, checked to hold class folders (the staging folder is hidden)."""
-    cache = Path(cache)
-    if not any(d.is_dir() and not d.name.startswith(".") for d in cache.iterdir()):
-        raise DataError(f"{cache} holds no class folders; run build_cache first")
-    return cache
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description="Verify a folder of class sub-folders and pre-resize it into a cache.")
-    p.add_argument("--data", required=True, type=Path, help="folder with one sub-folder of images per class")
-    p.add_argument("--cache", type=Path, default=Path(".cache/data"), help="where resized copies go")
-    p.add_argument("--negatives", type=Path, help="folder of pictures showing none of the classes (class 'other')")
-    p.add_argument("--decisions", type=Path, help="cleaning decisions CSV (sha256, action, label)")
-    p.add_argument("--side", type=int, default=CACHE_SIDE, help="shorter side of cached images in px")
-    a = p.parse_args(argv)
-    try:
-        build_cache(a.data, a.cache, a.decisions, a.negatives, a.side)
-    except DataError as e:
-        sys.exit(f"error: {e}")
-
-
-if __name__ == "__main__":
-    main()

@@ -13,6 +13,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..core import BEARS
+
 
 @dataclass(frozen=True)
 class Arch:
@@ -32,7 +34,7 @@ ARCHS = {
     "resnet18": Arch("resnet18.tv_in1k", ("layer4.",)),
 }
 # ImageNet-1k rows that already mean our classes; used to initialise the head.
-IMAGENET_ROWS = {"grizzly": 294, "black": 295, "teddy": 850}
+IMAGENET_ROWS = dict(zip(BEARS, (294, 295, 850)))
 
 
 def arch_info(arch: str) -> Arch:

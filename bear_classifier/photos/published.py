@@ -1,6 +1,6 @@
 """Fetch the photos listed in manifests/ from GitHub into data/<name>/<file>.
 
-    python -m bear_classifier.published [--out data] [--base-url URL] [NAME ...]
+    python -m bear_classifier.photos.published [--out data] [--base-url URL] [NAME ...]
 
 Each photo comes from <base-url>/<repo>/<commit>/<path> (GitHub's raw file host by
 default) and is saved only when its sha256 matches the manifest, atomically and
@@ -21,7 +21,7 @@ from urllib.parse import quote
 import requests
 
 from . import manifest
-from .data import DataError, sha256_file
+from ..core import DataError, sha256_file
 from .download import MAX_BYTES, fetch, new_session, progress_steps, remove_partials, write_atomic
 
 BASE_URL = os.environ.get("BEAR_DATA_URL", "https://raw.githubusercontent.com")  # `make ... DATA_URL=` sets it

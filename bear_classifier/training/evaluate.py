@@ -1,20 +1,21 @@
 """Score a classifier on held-out folders, through the same `classify` path the app uses, on the
 folder labels and the reviewed ones, next to the ImageNet-head baseline (`make evaluate`).
 
-    python -m bear_classifier.evaluate [--model export.pkl] [--bears data/bears-test] [--notbears data/notbears-test] [--baseline]
+    python -m bear_classifier.training.evaluate [--model export.pkl] [--bears data/bears-test] [--notbears data/notbears-test] [--baseline]
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
-import sys
 from pathlib import Path
 
-from .data import OTHER, DataError, is_image_name, scan
-from .inference import Classifier, ModelError, Transform
-from .manifest import MANIFESTS
-from .published import locate
+from ..app.classifier import Classifier, Transform
+from ..core import BEARS, OTHER, DataError, ModelError, fail
+from ..photos.manifest import MANIFESTS
+from ..photos.published import locate
+from .adapters import load_classifier, torch_classifier
+from .cache import is_image_name, scan
 
 EXCLUDE = "exclude"  # a reviewed label: the photo shows both classes, or its species can't be told
 
@@ -57,18 +58,18 @@ def score_negatives(clf: Classifier, folder: Path) -> dict:
             "rejection_rate": round(1 - len(misses) / len(paths), 4), "misses": misses}
 
 
-def imagenet_baseline(classes=("black", "grizzly", "teddy"), arch: str = "lite0") -> Classifier:
+def imagenet_baseline(classes=tuple(sorted(BEARS)), arch: str = "lite0") -> Classifier:
     """The pretrained ImageNet head restricted to the bear rows (294, 295, 850): the bar to beat."""
-    from .model import create_classifier, mean_std
+    from .archs import create_classifier, mean_std
 
     mean, std = mean_std(arch)
-    return Classifier.from_torch(create_classifier(list(classes), arch), list(classes), Transform(mean=mean, std=std))
+    return torch_classifier(create_classifier(list(classes), arch), list(classes), Transform(mean=mean, std=std))
 
 
 def report(model: Path, bears: Path, notbears: Path | None = None, reviewed: dict[str, str] | None = None,
            baseline: bool = False) -> dict:
     """Scores of `model` (and optionally of the ImageNet-head baseline) on held-out folders."""
-    clf = Classifier.load(model)
+    clf = load_classifier(model)
     out = {"model": str(model), "bears": score_bears(clf, bears, reviewed)}
     if notbears:
         out["notbears"] = score_negatives(clf, notbears)
@@ -92,7 +93,7 @@ def main(argv=None):
         bears, notbears = locate(a.bears), locate(a.notbears)
         out = report(a.model, bears, notbears, reviewed_labels(a.reviewed), a.baseline)
     except (DataError, ModelError, OSError) as e:
-        sys.exit(f"error: {e}")
+        fail(str(e))
     print(json.dumps(out, indent=1))
 
 

@@ -89,7 +89,7 @@ def serve(kind: str, log: Path | None = None, args: list[str] = (), root: Path =
     else:
         raise ValueError(f"unknown kind {kind!r}: voila or jupyter")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "JUPYTER_PLATFORM_DIRS": "1",
-           "PYTHONPATH": str(root)}  # voila.json names bear_classifier.serving
+           "PYTHONPATH": str(root)}  # voila.json names bear_classifier.app.serving
     out = open(log, "w") if log else subprocess.DEVNULL
     proc = subprocess.Popen([*cmd, *args], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
                             start_new_session=True)

@@ -1,11 +1,11 @@
 """The committed photo manifests: where each published photo comes from on GitHub.
 
-bear_classifier/manifests/<name>.csv has one row per photo: file (relative to the photo folder), label
+bear_classifier/photos/manifests/<name>.csv has one row per photo: file (relative to the photo folder), label
 (class, or kind for pictures of none of the classes), repo, commit, path (in that repo)
 and sha256; bears-test.csv adds `reviewed`, the label after bears-test/REVIEW.csv.
 They are derived from each shared folder's MANIFEST.csv; regenerate them with
 
-    python -m bear_classifier.manifest --shared ../shared/data
+    python -m bear_classifier.photos.manifest --shared ../shared/data
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import argparse
 import csv
 from pathlib import Path
 
-from .data import OTHER, DataError
+from ..core import OTHER, DataError
 
 MANIFESTS = Path(__file__).resolve().parent / "manifests"  # package data
 NAMES = ["bears", "notbears", "bears-test", "notbears-test"]

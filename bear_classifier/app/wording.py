@@ -1,0 +1,29 @@
+"""The app's words, made from the model's classes: title, instruction and the "none of these" answer."""
+from __future__ import annotations
+
+from ..core import BEARS
+
+
+def describe(classes: list[str]) -> str:
+    """'a grizzly, black or teddy bear' for the bears, else 'a cricket or tennis' (sorted)."""
+    if set(classes) == set(BEARS):
+        return "a " + ", ".join(BEARS[:-1]) + f" or {BEARS[-1]} bear"
+    names = sorted(classes)
+    return "a " + (", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0])
+
+
+def none_of_these(classes: list[str]) -> str:
+    """The sentence shown when a picture shows none of `classes`."""
+    return f"This doesn't look like {describe(classes)}."
+
+
+def title(classes: list[str]) -> str:
+    """'Bear classifier' for the bears, else e.g. 'Cricket or tennis?'."""
+    if set(classes) == set(BEARS):
+        return "Bear classifier"
+    return describe(classes).removeprefix("a ").capitalize() + "?"
+
+
+def instruction(classes: list[str]) -> str:
+    """What the visitor should do."""
+    return f"Upload a photo of {describe(classes)}, then press Classify."

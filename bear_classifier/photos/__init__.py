@@ -1,0 +1,1 @@
+"""Photos: image search, the downloader, the published manifests and their photos."""
