@@ -61,7 +61,7 @@ train: install-train
 
 ## Download images with DuckDuckGo image search (needs the internet)
 dataset: install-train
-	$(PY) -m bear_classifier.photos.search --out bears --per-class 150 "grizzly bear=grizzly" "black bear=black" "teddy bear=teddy"
+	$(PY) -m bear_classifier.photos.search --out bears --per-class 150  # the three bears (BEAR_CLASSES)
 
 ## Rank likely label errors for review
 suspects: install-train

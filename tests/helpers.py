@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bear_classifier.core import BEARS
 from harness.hosts import photo_root
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +65,7 @@ def link_classes(dest: Path, folder: str, classes: dict[str, str], n: int, skip:
     return dest
 
 
-BEAR_CLASSES = {c: c for c in ("black", "grizzly", "teddy")}
+BEAR_CLASSES = {c: c for c in BEARS}
 
 
 def clean_copy(dest: Path) -> Path:
