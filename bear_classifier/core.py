@@ -1,5 +1,6 @@
 """What every layer shares, with the standard library only: the class names, the errors whose
 str() is a one-line message for people, and file hashing."""
+
 from __future__ import annotations
 
 import hashlib

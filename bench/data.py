@@ -3,6 +3,7 @@ GitHub's raw file host, serving ../shared/data, then a rerun that should fetch n
 
     .venv/bin/python -m bench.data     # prints JSON; targets: seconds <= 120, rerun_seconds <= 5
 """
+
 import contextlib
 import json
 import sys
@@ -11,8 +12,8 @@ import time
 from pathlib import Path
 
 from bear_classifier.photos import manifest
-from harness.hosts import SHARED, RawHost
 from bear_classifier.photos.published import fetch_photos
+from harness.hosts import SHARED, RawHost
 
 NAMES = ["bears", "notbears"]
 
@@ -33,12 +34,23 @@ def main():
         requests = host.requests
         rerun_seconds, again = fetch_all(Path(tmp), host.base_url)
         rerun_requests = host.requests - requests
-    print(json.dumps({"files": sum(r.total for r in first), "seconds": round(seconds, 2),
-                      "arrived": sum(r.arrived for r in first), "failed": sum(len(r.failed) for r in first),
-                      "partial_files_left": len(partial), "rerun_seconds": round(rerun_seconds, 2),
-                      "rerun_downloaded": sum(r.downloaded for r in again), "rerun_requests": rerun_requests,
-                      "targets": {"seconds": 120, "rerun_seconds": 5},
-                      "meets_targets": seconds <= 120 and rerun_seconds <= 5}, indent=1))
+    print(
+        json.dumps(
+            {
+                "files": sum(r.total for r in first),
+                "seconds": round(seconds, 2),
+                "arrived": sum(r.arrived for r in first),
+                "failed": sum(len(r.failed) for r in first),
+                "partial_files_left": len(partial),
+                "rerun_seconds": round(rerun_seconds, 2),
+                "rerun_downloaded": sum(r.downloaded for r in again),
+                "rerun_requests": rerun_requests,
+                "targets": {"seconds": 120, "rerun_seconds": 5},
+                "meets_targets": seconds <= 120 and rerun_seconds <= 5,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ the same bear photos. The figures are in MODEL_CARD.md. Every run is seeded by t
 
     .venv/bin/python -m bench.recipe_cv [--epochs 1] [--reject 0.95]    # prints JSON
 """
+
 import argparse
 import json
 import zlib
@@ -16,12 +17,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bear_classifier.core import OTHER
-
-from bear_classifier.training.cache import build_cache
-
-from bear_classifier.training.datablock import dataloaders
-from bear_classifier.app.classifier import Classifier
 from bear_classifier.photos.published import locate
+from bear_classifier.training.adapters import learner_classifier
+from bear_classifier.training.cache import build_cache
+from bear_classifier.training.datablock import dataloaders
 from bear_classifier.training.recipe import Recipe
 from bear_classifier.training.train import fit, make_learner
 
@@ -51,11 +50,15 @@ def main():
         scraper = Path(sources[sha]).name.split("_")[0]
         return scraper if scraper in FOLDS else "chwang"
 
-    totals = {"trained": {"bears": 0, "wrong_bear": 0, "none_of_these": 0, "negatives": 0, "rejected": 0},
-              "imagenet_head": {"bears": 0, "wrong_bear": 0}}
+    totals = {
+        "trained": {"bears": 0, "wrong_bear": 0, "none_of_these": 0, "negatives": 0, "rejected": 0},
+        "imagenet_head": {"bears": 0, "wrong_bear": 0},
+    }
     r, head = totals["trained"], totals["imagenet_head"]
     for held in FOLDS:
-        dls = dataloaders(a.cache, recipe, splitter=FuncSplitter(lambda p: fold(p) == held))  # seeded by the recipe
+        dls = dataloaders(
+            a.cache, recipe, splitter=FuncSplitter(lambda p, held=held: fold(p) == held)
+        )  # seeded by the recipe
         learn = make_learner(dls, recipe)
         vocab = list(dls.vocab)
         bears = [c for c in vocab if c != OTHER]
@@ -63,7 +66,7 @@ def main():
             before, targets = learn.get_preds()
             fit(learn, recipe, verbose=False)
             probs, _ = learn.get_preds()
-        clf = Classifier.from_learner(learn)  # the app's decision rule, threshold included
+        clf = learner_classifier(learn)  # the app's decision rule, threshold included
         for p, p_imagenet, t in zip(probs.tolist(), before.tolist(), targets.tolist()):
             truth, answer = vocab[t], clf.decide(dict(zip(vocab, p))).label
             if truth == OTHER:

@@ -3,6 +3,7 @@ from an empty cache, with the committed recipe and cleaning decisions.
 
     .venv/bin/python -m bench.train [--data DIR] [--negatives [DIR]]    # prints JSON; target: seconds <= 300
 """
+
 import argparse
 import json
 import tempfile
@@ -24,17 +25,38 @@ def main():
     data, negatives = locate(a.data), a.negatives and locate(a.negatives)
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        _, facts = train(data, Path(tmp) / "export.pkl", negatives, ROOT / "cleaning.csv", Path(tmp) / "cache",
-                         Recipe(), verbose=False)
+        _, facts = train(
+            data,
+            Path(tmp) / "export.pkl",
+            negatives,
+            ROOT / "cleaning.csv",
+            Path(tmp) / "cache",
+            Recipe(),
+            verbose=False,
+        )
         seconds = time.perf_counter() - t
         size = (Path(tmp) / "export.pkl").stat().st_size
-    print(json.dumps({"data": str(data), "negatives": str(negatives), "seconds": round(seconds, 1),
-                      "cache_seconds": facts["cache_seconds"], "train_seconds": facts["train_seconds"],
-                      "images": sum(facts["counts"].values()), "valid_accuracy": facts["valid_accuracy"],
-                      "valid_loss": facts["valid_loss"], "other_threshold": facts["other_threshold"],
-                      "export_mb": round(size / 1e6, 2), "device": facts["device"],
-                      "torch_threads": facts["torch_threads"], "target_seconds": 300,
-                      "meets_target": seconds <= 300}, indent=1))
+    print(
+        json.dumps(
+            {
+                "data": str(data),
+                "negatives": str(negatives),
+                "seconds": round(seconds, 1),
+                "cache_seconds": facts["cache_seconds"],
+                "train_seconds": facts["train_seconds"],
+                "images": sum(facts["counts"].values()),
+                "valid_accuracy": facts["valid_accuracy"],
+                "valid_loss": facts["valid_loss"],
+                "other_threshold": facts["other_threshold"],
+                "export_mb": round(size / 1e6, 2),
+                "device": facts["device"],
+                "torch_threads": facts["torch_threads"],
+                "target_seconds": 300,
+                "meets_target": seconds <= 300,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ slowly), /status/<code>, /redirect/<n>.jpg, /html.jpg, /svg.jpg, /truncated.jpg,
 
 RawHost serves photo folders at GitHub's raw URLs, /<repo>/<commit>/<path>, with faults.
 """
+
 from __future__ import annotations
 
 import io
@@ -13,7 +14,7 @@ import os
 import random
 import threading
 import time
-from functools import lru_cache
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
@@ -37,10 +38,12 @@ def photo_root(*names: str) -> Path | None:
     if all((SHARED / n).is_dir() for n in names):
         return SHARED
     return None
+
+
 FORMATS = {"jpg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png"), "webp": ("WEBP", "image/webp")}
 
 
-@lru_cache(maxsize=None)
+@cache
 def image(n: int, ext: str = "jpg", size=(160, 120)) -> bytes:
     """A distinct, valid image for each n (random noise seeded by n)."""
     rng = random.Random(n)
@@ -94,7 +97,9 @@ class Handler(QuietHandler):
         if name == "html.jpg":
             return self.send(200, b"<!DOCTYPE html><html><body>Image not found</body></html>", "image/jpeg")
         if name == "svg.jpg":
-            return self.send(200, b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="9" height="9"/></svg>', "image/jpeg")
+            return self.send(
+                200, b'<svg xmlns="http://www.w3.org/2000/svg"><rect width="9" height="9"/></svg>', "image/jpeg"
+            )
         if name == "truncated.jpg":
             return self.send(200, image(424242)[:600])
         if name == "huge.jpg":
@@ -186,14 +191,20 @@ class RawHost(LocalHost):
     slow (answers after `slow` seconds). `requests` counts the requests answered.
     """
 
-    def __init__(self, folder: Path, manifests: dict[str, list[dict]], faults: dict[str, str] | None = None,
-                 slow: float = 5.0):
+    def __init__(
+        self, folder: Path, manifests: dict[str, list[dict]], faults: dict[str, str] | None = None, slow: float = 5.0
+    ):
         faults = faults or {}
         if set(faults.values()) - set(FAULTS):
             raise ValueError(f"unknown faults {sorted(set(faults.values()) - set(FAULTS))}; known: {FAULTS}")
-        self.routes = {f"/{r['repo']}/{r['commit']}/{r['path']}": (Path(folder) / name / r["file"],
-                                                                   faults.get(f"{name}/{r['file']}"))
-                       for name, rows in manifests.items() for r in rows}
+        self.routes = {
+            f"/{r['repo']}/{r['commit']}/{r['path']}": (
+                Path(folder) / name / r["file"],
+                faults.get(f"{name}/{r['file']}"),
+            )
+            for name, rows in manifests.items()
+            for r in rows
+        }
         self.slow = slow
         self.requests = 0
         self.lock = threading.Lock()

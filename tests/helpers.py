@@ -1,5 +1,6 @@
 """What the tests share: where the repository and the real photos are, image encoders, and
 folders of symlinked photos."""
+
 from __future__ import annotations
 
 import io
@@ -61,7 +62,7 @@ def link_classes(dest: Path, folder: str, classes: dict[str, str], n: int, skip:
     """dest/<class>/ with photos skip..skip+n of shared/<folder>/<source> for each {class: source}."""
     for cls, source in classes.items():
         src = shared(folder) / source
-        link_photos(dest / cls, sorted(p for p in src.iterdir() if p.is_file())[skip:skip + n])
+        link_photos(dest / cls, sorted(p for p in src.iterdir() if p.is_file())[skip : skip + n])
     return dest
 
 

@@ -1,11 +1,12 @@
 """build_cache never runs with a cache folder that overlaps the user's photos."""
+
 import hashlib
 
 import pytest
 
-from helpers import jpeg_bytes
 from bear_classifier.core import DataError
 from bear_classifier.training.cache import build_cache
+from helpers import jpeg_bytes
 
 
 def photo_tree(root):
@@ -21,16 +22,24 @@ def photo_tree(root):
 
 def state(root):
     """Every path under root, with its content hash and modification time for files."""
-    return {p: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) if p.is_file() else None
-            for p in root.rglob("*")}
+    return {
+        p: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) if p.is_file() else None
+        for p in root.rglob("*")
+    }
 
 
-@pytest.mark.parametrize("where,how", [
-    ("data", "is"), (".", "contains"), ("data/grizzly/.cache", "is inside"),
-    ("negatives", "is"), ("negatives/sub/cache", "is inside"),
-])
+@pytest.mark.parametrize(
+    "where,how",
+    [
+        ("data", "is"),
+        (".", "contains"),
+        ("data/grizzly/.cache", "is inside"),
+        ("negatives", "is"),
+        ("negatives/sub/cache", "is inside"),
+    ],
+)
 def test_a_cache_overlapping_the_photos_is_refused_and_nothing_is_touched(tmp_path, monkeypatch, where, how):
-    data, negatives = photo_tree(tmp_path)
+    _, negatives = photo_tree(tmp_path)
     before = state(tmp_path)
     monkeypatch.chdir(tmp_path / "data")  # relative and absolute spellings of one folder must match
     cache = tmp_path / where

@@ -1,15 +1,16 @@
 """The automatic suspect finder and recording cleaner choices."""
+
 import subprocess
 import sys
 from types import SimpleNamespace
 
 import pytest
 
-from helpers import BEAR_CLASSES, link_classes, shared
-from bear_classifier.training.clean import record_cleaner, suspects_in
 from bear_classifier.core import DataError, sha256_file
 from bear_classifier.training.cache import build_cache, read_decisions
+from bear_classifier.training.clean import record_cleaner, suspects_in
 from bear_classifier.training.recipe import Recipe
+from helpers import BEAR_CLASSES, link_classes, shared
 
 
 def small_set(tmp_path, n=10):
@@ -33,12 +34,30 @@ def test_a_class_of_one_photo_is_a_one_line_message_and_exit_2(tmp_path):
     with pytest.raises(DataError, match="teddy: only 1 usable image; every class needs at least 2 images"):
         suspects_in(data, tmp_path / "cache", recipe=Recipe(size=64), verbose=False)
     for command in ("clean", "train"):
-        r = subprocess.run([sys.executable, "-m", f"bear_classifier.training.{command}", "--data", str(data),
-                            "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out"), "--size", "64"],
-                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                f"bear_classifier.training.{command}",
+                "--data",
+                str(data),
+                "--cache",
+                str(tmp_path / "cache"),
+                "--out",
+                str(tmp_path / "out"),
+                "--size",
+                "64",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert r.returncode == 2, r.stderr[-2000:]
-        assert r.stderr.strip().splitlines() == ["error: teddy: only 1 usable image; every class needs at least 2 "
-                                                 "images (one to learn from, one to check on)"]
+        assert r.stderr.strip().splitlines() == [
+            "error: teddy: only 1 usable image; every class needs at least 2 "
+            "images (one to learn from, one to check on)"
+        ]
 
 
 def test_a_class_of_two_photos_is_enough(tmp_path):
@@ -49,7 +68,7 @@ def test_a_class_of_two_photos_is_enough(tmp_path):
 
 
 def test_cleaner_choices_become_decisions_without_touching_files(tmp_path):
-    data, planted = small_set(tmp_path, n=3)
+    data, _ = small_set(tmp_path, n=3)
     cache, decisions = tmp_path / "cache", tmp_path / "cleaning.csv"
     build_cache(data, cache, verbose=False)
     files = sorted(cache.glob("grizzly/*.jpg"))

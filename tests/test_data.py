@@ -1,15 +1,16 @@
 """Scanning, verifying and caching a folder of class sub-folders; cleaning decisions."""
+
 import csv
 import hashlib
 
 import pytest
 from PIL import Image
 
-from helpers import jpeg_bytes, png_bytes
 from bear_classifier.core import OTHER, DataError, sha256_file
 from bear_classifier.training.cache import build_cache, read_decisions, scan
 from bear_classifier.training.datablock import dataloaders
 from bear_classifier.training.recipe import Recipe
+from helpers import jpeg_bytes, png_bytes
 
 
 def make_folder(root, per_class=6, classes=("grizzly", "black", "teddy")):
@@ -34,11 +35,14 @@ def test_labels_come_from_parent_folder_and_non_images_are_ignored(tmp_path):
     assert all(i.path.parent.name == i.label for i in items)
 
 
-@pytest.mark.parametrize("layout,message", [
-    ("missing", "is not a folder"),
-    ("empty", "no images found"),
-    ("single", "only one class"),
-])
+@pytest.mark.parametrize(
+    "layout,message",
+    [
+        ("missing", "is not a folder"),
+        ("empty", "no images found"),
+        ("single", "only one class"),
+    ],
+)
 def test_unusable_layouts_get_one_line_messages(tmp_path, layout, message):
     data = tmp_path / "d"
     if layout == "empty":
@@ -58,7 +62,9 @@ def test_cache_skips_broken_files_reports_them_and_never_touches_the_source(tmp_
     (data / "empty class").mkdir()
     # unusual modes: RGBA, palette with transparency, CMYK, 16-bit, a huge-ish image
     Image.new("RGBA", (64, 64), (255, 0, 0, 0)).save(data / "teddy" / "rgba.png")
-    p = Image.new("P", (64, 64)); p.info["transparency"] = 0; p.save(data / "teddy" / "p.png", transparency=0)
+    p = Image.new("P", (64, 64))
+    p.info["transparency"] = 0
+    p.save(data / "teddy" / "p.png", transparency=0)
     Image.new("CMYK", (64, 64), (0, 50, 100, 0)).save(data / "grizzly" / "cmyk.jpg")
     (data / "grizzly" / "16bit.png").write_bytes(png_bytes("I;16", (64, 64), 40000))
     Image.new("RGB", (4000, 3000), (9, 9, 9)).save(data / "grizzly" / "big.jpg", quality=50)
@@ -126,6 +132,6 @@ def test_datablock_split_is_seeded_and_labels_are_folders(tmp_path):
     assert list(a.vocab) == ["black", "grizzly", "teddy"]
     assert [str(p) for p in a.valid_ds.items] == [str(p) for p in b.valid_ds.items]
     assert len(a.valid_ds) == 6
-    x, y = a.one_batch()
+    x, _ = a.one_batch()
     assert tuple(x.shape[1:]) == (3, 64, 64)
     assert all(a.vocab[int(t)] == p.parent.name for t, p in zip(a.valid_ds.tls[1], a.valid_ds.items))

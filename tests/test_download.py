@@ -1,4 +1,5 @@
 """The downloader against a local image host: failures, duplicates, atomicity, resume."""
+
 import signal
 import subprocess
 import sys
@@ -7,10 +8,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from helpers import ROOT
-from bear_classifier.photos.search import build_dataset, cached_search, parse_spec
 from bear_classifier.photos.download import LOG, Downloader, sniff
+from bear_classifier.photos.search import build_dataset, cached_search, parse_spec
 from harness.hosts import ImageServer
+from helpers import ROOT
 
 
 def images_in(root: Path):
@@ -19,9 +20,26 @@ def images_in(root: Path):
 
 def test_every_kind_of_failure_is_counted_and_nothing_bad_is_saved(tmp_path):
     with ImageServer(slow=5) as s:
-        urls = [s.url(p) for p in ["img/1.jpg", "img/2.png", "img/3.webp", "redirect/4.jpg", "status/404",
-                                   "status/500", "status/429", "html.jpg", "svg.jpg", "truncated.jpg", "huge.jpg",
-                                   "slow/5.jpg", "same/a.jpg", "same/b.jpg", "same/c.jpg"]]
+        urls = [
+            s.url(p)
+            for p in [
+                "img/1.jpg",
+                "img/2.png",
+                "img/3.webp",
+                "redirect/4.jpg",
+                "status/404",
+                "status/500",
+                "status/429",
+                "html.jpg",
+                "svg.jpg",
+                "truncated.jpg",
+                "huge.jpg",
+                "slow/5.jpg",
+                "same/a.jpg",
+                "same/b.jpg",
+                "same/c.jpg",
+            ]
+        ]
         urls.append("http://127.0.0.1:9/refused.jpg")
         dl = Downloader(tmp_path, workers=8, timeout=1.0)
         c = dl.download(urls, "grizzly", progress=False)
@@ -41,8 +59,14 @@ def test_every_kind_of_failure_is_counted_and_nothing_bad_is_saved(tmp_path):
 def test_duplicates_are_found_across_class_folders_and_reruns_skip_done_urls(tmp_path):
     with ImageServer() as s:
         first = build_dataset(tmp_path, {"black": [s.url("img/7.jpg"), s.url("img/8.jpg")]}, progress=False)
-        again = build_dataset(tmp_path, {"black": [s.url("img/7.jpg"), s.url("img/8.jpg")],
-                                         "grizzly": [s.url("img/7.jpg?copy"), s.url("img/9.jpg")]}, progress=False)
+        again = build_dataset(
+            tmp_path,
+            {
+                "black": [s.url("img/7.jpg"), s.url("img/8.jpg")],
+                "grizzly": [s.url("img/7.jpg?copy"), s.url("img/9.jpg")],
+            },
+            progress=False,
+        )
     assert first["black"].saved == 2
     assert again["black"].skipped == 2 and again["black"].saved == 0
     assert again["grizzly"].duplicate == 1 and again["grizzly"].saved == 1
@@ -64,8 +88,18 @@ def test_class_specs_and_cached_search(tmp_path):
 
         def images(self, query, **kw):
             Once.calls += 1
-            return [{"title": "", "image": f"http://x/{i}.jpg", "thumbnail": "", "url": "", "height": 1,
-                     "width": 1, "source": ""} for i in range(kw["max_results"])]
+            return [
+                {
+                    "title": "",
+                    "image": f"http://x/{i}.jpg",
+                    "thumbnail": "",
+                    "url": "",
+                    "height": 1,
+                    "width": 1,
+                    "source": "",
+                }
+                for i in range(kw["max_results"])
+            ]
 
     assert len(cached_search(tmp_path, "grizzly bear", "grizzly", 5, Once())) == 5
     assert len(cached_search(tmp_path, "grizzly bear", "grizzly", 5, Once())) == 5
@@ -78,8 +112,17 @@ def test_killed_download_resumes_with_no_partial_or_duplicate_files(tmp_path):
         url_file = tmp_path / "urls.txt"
         url_file.write_text("\n".join(urls))
         out = tmp_path / "data"
-        cmd = [sys.executable, "-m", "bear_classifier.photos.search", "--out", str(out), "--urls", f"grizzly={url_file}",
-               "--workers", "4"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bear_classifier.photos.search",
+            "--out",
+            str(out),
+            "--urls",
+            f"grizzly={url_file}",
+            "--workers",
+            "4",
+        ]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 60
         while len(images_in(out)) < 5 and time.time() < deadline:

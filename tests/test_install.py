@@ -1,5 +1,6 @@
 """Real installs into fresh virtual environments: the app's set has no torch and still classifies;
 the package installs and imports from any folder, with its manifests."""
+
 import subprocess
 import sys
 
@@ -25,8 +26,12 @@ def app_venv(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("appenv")
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    r = subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", str(clean_copy(tmp / "repo"))],
-                       capture_output=True, text=True, timeout=900)
+    r = subprocess.run(
+        [str(venv / "bin/python"), "-m", "pip", "install", "-q", str(clean_copy(tmp / "repo"))],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return venv
 
@@ -34,7 +39,9 @@ def app_venv(tmp_path_factory):
 def test_the_app_environment_has_no_torch_and_classifies_from_another_folder(app_venv, tmp_path):
     photo = first_photo("grizzly")
     code = CHECK.format(model=str(ROOT / "export.pkl"), photo=str(photo), venv=str(app_venv))
-    r = subprocess.run([str(app_venv / "bin/python"), "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [str(app_venv / "bin/python"), "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     text, counts, installed = r.stdout.strip().splitlines()[-3:]
     assert text.startswith("Prediction: grizzly; Probability: ")

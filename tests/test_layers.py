@@ -1,5 +1,6 @@
 """The layers hold: import contracts (lint-imports), the app's module loads no heavy library in a
 fresh process, and the code is clean under ruff."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +21,10 @@ def test_import_contracts_are_kept():
 
 
 def test_the_apps_module_loads_no_heavy_library():
-    code = ("import sys; import bear_classifier.app.widgets, bear_classifier.app.serving;"
-            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    code = (
+        "import sys; import bear_classifier.app.widgets, bear_classifier.app.serving;"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() == "[]"

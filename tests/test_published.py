@@ -1,5 +1,6 @@
 """Photos fetched from manifests against a local GitHub-raw host: faults, atomicity, reruns,
 the offline message, and the committed manifests against their derivation."""
+
 import hashlib
 import os
 import signal
@@ -10,11 +11,11 @@ import time
 
 import pytest
 
-from helpers import ROOT, photos_root, shared
-from bear_classifier.photos import manifest
 from bear_classifier.core import DataError
-from harness.hosts import SHARED, RawHost
+from bear_classifier.photos import manifest
 from bear_classifier.photos.published import HOWTO, fetch_photos, photos
+from harness.hosts import SHARED, RawHost
+from helpers import ROOT, photos_root, shared
 
 
 def sha(path) -> str:
@@ -113,10 +114,20 @@ def test_killed_cli_resumes_and_failures_give_a_nonzero_exit(tmp_path, no_networ
     rows = manifest.read("notbears-test")
     slow = {f"notbears-test/{r['file']}": "slow" for r in rows}
     out = tmp_path / "data"
-    cmd = [sys.executable, "-m", "bear_classifier.photos.published", "--out", str(out), "--workers", "4", "notbears-test"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bear_classifier.photos.published",
+        "--out",
+        str(out),
+        "--workers",
+        "4",
+        "notbears-test",
+    ]
     with RawHost(photos_root("notbears-test"), {"notbears-test": rows}, slow, slow=0.2) as host:
-        proc = subprocess.Popen(cmd + ["--base-url", host.base_url], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd + ["--base-url", host.base_url], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.time() + 60
         while len(visible(out)) < 5 and time.time() < deadline:
             time.sleep(0.05)
@@ -129,16 +140,20 @@ def test_killed_cli_resumes_and_failures_give_a_nonzero_exit(tmp_path, no_networ
 
     lost = next(r["file"] for r in reversed(rows) if r["file"] not in {p.name for p in partway})
     with RawHost(photos_root("notbears-test"), {"notbears-test": rows}, {f"notbears-test/{lost}": "missing"}) as host:
-        failed = subprocess.run(cmd + ["--base-url", host.base_url], cwd=ROOT, capture_output=True, text=True,
-                                timeout=120)
+        failed = subprocess.run(
+            cmd + ["--base-url", host.base_url], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
     assert failed.returncode != 0
-    assert failed.stderr.splitlines() == [f"failed notbears-test/{lost}: HTTP 404",
-                                          "error: 1 photo(s) failed; rerun to retry them"]
+    assert failed.stderr.splitlines() == [
+        f"failed notbears-test/{lost}: HTTP 404",
+        "error: 1 photo(s) failed; rerun to retry them",
+    ]
     assert f"77 of 78 photos arrived ({77 - len(partway)} downloaded, {len(partway)} already there)" in failed.stdout
 
     with RawHost(photos_root("notbears-test"), {"notbears-test": rows}) as host:
-        done = subprocess.run(cmd + ["--base-url", host.base_url], cwd=ROOT, capture_output=True, text=True,
-                              timeout=120)
+        done = subprocess.run(
+            cmd + ["--base-url", host.base_url], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
         assert host.requests == 1
     assert done.returncode == 0, done.stderr
     assert len(visible(out)) == 78 and all(sha(p) == expected[p.name] for p in visible(out))
@@ -154,14 +169,30 @@ def test_offline_without_photos_says_what_to_do_in_one_line(tmp_path, no_network
         messages[fetch] = str(e.value)
     folder = tmp_path / "bears"
     assert messages[False] == f"no photos in {folder}: {HOWTO}"
-    assert messages[True] == f"no photos in {folder} (cannot reach https://raw.githubusercontent.com (ConnectionError)): {HOWTO}"
+    assert (
+        messages[True]
+        == f"no photos in {folder} (cannot reach https://raw.githubusercontent.com (ConnectionError)): {HOWTO}"
+    )
     assert "make data" in HOWTO and "DATA" in HOWTO and "SEARCH = True" in HOWTO and "\n" not in HOWTO
     assert not visible(tmp_path)
 
 
 def test_cli_without_network_exits_with_one_line(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "bear_classifier.photos.published", "--out", str(tmp_path),
-                        "--base-url", "http://127.0.0.1:9", "notbears-test"], cwd=ROOT, capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bear_classifier.photos.published",
+            "--out",
+            str(tmp_path),
+            "--base-url",
+            "http://127.0.0.1:9",
+            "notbears-test",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode != 0
     assert r.stderr.strip() == "error: cannot reach http://127.0.0.1:9 (ConnectionError)"

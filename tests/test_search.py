@@ -1,4 +1,5 @@
 """search_images against a fake client shaped exactly like ddgs's DDGS.images()."""
+
 import dataclasses
 import inspect
 
@@ -28,9 +29,18 @@ class FakeDDGS:
         stop = min(self.n, start + min(self.per_page, kwargs.get("max_results") or self.per_page))
         if start >= self.n:
             raise Exception("No results found.")
-        return [{"title": f"{query} {i}", "image": f"https://img.example/{query}/{i}.jpg",
-                 "thumbnail": f"https://tse.example/{i}", "url": f"https://page.example/{i}",
-                 "height": 480, "width": 640, "source": "Bing"} for i in range(start, stop)]
+        return [
+            {
+                "title": f"{query} {i}",
+                "image": f"https://img.example/{query}/{i}.jpg",
+                "thumbnail": f"https://tse.example/{i}",
+                "url": f"https://page.example/{i}",
+                "height": 480,
+                "width": 640,
+                "source": "Bing",
+            }
+            for i in range(start, stop)
+        ]
 
 
 def test_fake_matches_the_installed_ddgs_api():
@@ -66,6 +76,6 @@ def test_rate_limit_is_retried_with_exponential_backoff():
 
 def test_persistent_refusal_gives_a_clear_message():
     waits = []
-    with pytest.raises(SearchError, match="failed after 3 tries.*Ratelimit.*own images") as e:
+    with pytest.raises(SearchError, match=r"failed after 3 tries.*Ratelimit.*own images") as e:
         search_images("teddy bear", 10, client=FakeDDGS(fail_first=99), retries=2, sleep=waits.append)
     assert "\n" not in str(e.value) and waits == [2.0, 4.0]

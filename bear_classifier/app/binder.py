@@ -1,7 +1,8 @@
 """Print the Binder badge and launch URL of this repository's GitHub remote.
 
-    python -m bear_classifier.binder
+python -m bear_classifier.binder
 """
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,10 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
-GITHUB = re.compile(r"^(?:https?://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com(?::\d+)?/)"
-                    r"(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$")
+GITHUB = re.compile(
+    r"^(?:https?://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com(?::\d+)?/)"
+    r"(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$"
+)
 HOWTO = "create the repository on GitHub, then: git remote add origin https://github.com/USER/bear-classifier.git"
 
 
@@ -30,8 +33,7 @@ def github_repo(remote: str) -> tuple[str, str] | None:
 
 
 def launch_url(owner: str, repo: str, branch: str = "main") -> str:
-    return (f"https://mybinder.org/v2/gh/{owner}/{repo}/{quote(branch, safe='')}"
-            f"?urlpath=voila%2Frender%2Fbears.ipynb")
+    return f"https://mybinder.org/v2/gh/{owner}/{repo}/{quote(branch, safe='')}?urlpath=voila%2Frender%2Fbears.ipynb"
 
 
 def binder_url(repo: Path = Path(".")) -> str:

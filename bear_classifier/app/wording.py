@@ -1,4 +1,5 @@
 """The app's words, made from the model's classes: title, instruction and the "none of these" answer."""
+
 from __future__ import annotations
 
 from ..core import BEARS

@@ -6,6 +6,7 @@ temporary file and renamed, so a folder never holds a partial image. Every finis
 URL is appended to <root>/downloads.csv (url, folder, status, file, detail); a rerun
 skips those URLs, and content already anywhere in the dataset counts as a duplicate.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,7 @@ import requests
 from ..app.images import open_image
 from ..core import BadImage
 
-USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-              "Chrome/124.0 Safari/537.36")
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
 MAX_BYTES = 20 * 1024 * 1024
 LOG = "downloads.csv"  # one row per finished URL: what a rerun skips
 LOG_FIELDS = ["url", "folder", "status", "file", "detail"]
@@ -30,8 +30,13 @@ PART_SUFFIX = ".part"
 
 # Magic numbers of raster formats we accept, whatever the URL or Content-Type says.
 SIGNATURES = [
-    (b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
-    (b"BM", "bmp"), (b"II*\x00", "tif"), (b"MM\x00*", "tif"),
+    (b"\xff\xd8\xff", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"BM", "bmp"),
+    (b"II*\x00", "tif"),
+    (b"MM\x00*", "tif"),
 ]
 
 
@@ -224,8 +229,9 @@ class Downloader:
         self.session.close()
 
 
-def download_images(urls: list[str], dest: Path, workers: int = 16, timeout: float = 10.0,
-                    progress: bool = True) -> Counts:
+def download_images(
+    urls: list[str], dest: Path, workers: int = 16, timeout: float = 10.0, progress: bool = True
+) -> Counts:
     """Download `urls` into the class folder `dest`; its parent folder is the dataset, whose
     log records what is done and whose images count for de-duplication."""
     dest = Path(dest)
@@ -249,4 +255,5 @@ def progress_steps(total: int, enabled: bool):
         done += 1
         pb.comment = comment
         pb.update(done)
+
     return step

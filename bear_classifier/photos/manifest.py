@@ -7,6 +7,7 @@ They are derived from each shared folder's MANIFEST.csv; regenerate them with
 
     python -m bear_classifier.photos.manifest --shared ../shared/data
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,11 @@ REVIEWED = {"exclude": "exclude", "not-a-bear": OTHER}  # REVIEW.csv verdict -> 
 
 # Column names in the shared folders' MANIFEST.csv (bears*: label/repo/path_in_repo,
 # notbears*: kind/repository/path_in_repository).
-SOURCE_COLUMNS = {"label": ("label", "kind"), "repo": ("repo", "repository"),
-                  "path": ("path_in_repo", "path_in_repository")}
+SOURCE_COLUMNS = {
+    "label": ("label", "kind"),
+    "repo": ("repo", "repository"),
+    "path": ("path_in_repo", "path_in_repository"),
+}
 
 
 def _read_csv(path: Path) -> list[dict]:
@@ -39,8 +43,15 @@ def derive(folder: Path) -> list[dict]:
     """Manifest rows for a shared photo folder, sorted by file, from its MANIFEST.csv
     (and REVIEW.csv, which adds the `reviewed` column)."""
     folder = Path(folder)
-    rows = [{"file": r["file"], **{k: _pick(r, names) for k, names in SOURCE_COLUMNS.items()},
-             "commit": r["commit"], "sha256": r["sha256"]} for r in _read_csv(folder / "MANIFEST.csv")]
+    rows = [
+        {
+            "file": r["file"],
+            **{k: _pick(r, names) for k, names in SOURCE_COLUMNS.items()},
+            "commit": r["commit"],
+            "sha256": r["sha256"],
+        }
+        for r in _read_csv(folder / "MANIFEST.csv")
+    ]
     review = folder / "REVIEW.csv"
     if review.exists():
         verdicts = {r["file"]: r["verdict"] for r in _read_csv(review)}
@@ -74,8 +85,12 @@ def read(name: str, manifests: Path = MANIFESTS) -> list[dict]:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="Regenerate manifests/*.csv from the shared photo folders.")
-    p.add_argument("--shared", type=Path, default=Path("../shared/data"),
-                   help="folder holding bears/, notbears/, bears-test/, notbears-test/")
+    p.add_argument(
+        "--shared",
+        type=Path,
+        default=Path("../shared/data"),
+        help="folder holding bears/, notbears/, bears-test/, notbears-test/",
+    )
     p.add_argument("--out", type=Path, default=MANIFESTS)
     a = p.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)

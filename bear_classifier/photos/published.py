@@ -7,6 +7,7 @@ default) and is saved only when its sha256 matches the manifest, atomically and
 concurrently with the downloader's code; photos already there with the right sha256
 are not fetched again, so a rerun resumes an interrupted one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,19 +21,22 @@ from urllib.parse import quote
 
 import requests
 
-from . import manifest
 from ..core import DataError, sha256_file
+from . import manifest
 from .download import MAX_BYTES, fetch, new_session, progress_steps, remove_partials, write_atomic
 
 BASE_URL = os.environ.get("BEAR_DATA_URL", "https://raw.githubusercontent.com")  # `make ... DATA_URL=` sets it
 DEFAULT_NAMES = ["bears", "notbears"]
-HOWTO = ("fetch them with `make data` (needs the internet), point DATA at a folder of class sub-folders, "
-         "or use image search (SEARCH = True in train.ipynb, or `make dataset`)")
+HOWTO = (
+    "fetch them with `make data` (needs the internet), point DATA at a folder of class sub-folders, "
+    "or use image search (SEARCH = True in train.ipynb, or `make dataset`)"
+)
 
 
 @dataclass
 class Fetched:
     """What fetch_photos did for one manifest."""
+
     name: str
     total: int
     present: int = 0  # already there with the right sha256
@@ -44,8 +48,10 @@ class Fetched:
         return self.present + self.downloaded
 
     def summary(self) -> str:
-        return (f"{self.name}: {self.arrived} of {self.total} photos arrived ({self.downloaded} downloaded, "
-                f"{self.present} already there), {len(self.failed)} failed")
+        return (
+            f"{self.name}: {self.arrived} of {self.total} photos arrived ({self.downloaded} downloaded, "
+            f"{self.present} already there), {len(self.failed)} failed"
+        )
 
 
 def raw_url(row: dict, base_url: str = BASE_URL) -> str:
@@ -64,8 +70,15 @@ def _check_reachable(session: requests.Session, base_url: str, timeout: float) -
         raise DataError(f"cannot reach {base_url} ({type(e).__name__})") from None
 
 
-def fetch_photos(name: str, root: Path = Path("data"), base_url: str = BASE_URL, workers: int = 16,
-                 timeout: float = 30.0, progress: bool = True, manifest_dir: Path = manifest.MANIFESTS) -> Fetched:
+def fetch_photos(
+    name: str,
+    root: Path = Path("data"),
+    base_url: str = BASE_URL,
+    workers: int = 16,
+    timeout: float = 30.0,
+    progress: bool = True,
+    manifest_dir: Path = manifest.MANIFESTS,
+) -> Fetched:
     """Download the photos of manifests/<name>.csv into <root>/<name>/<file>.
 
     A photo is saved only if its sha256 matches; failures (HTTP errors, wrong bytes, cut
@@ -146,16 +159,23 @@ def locate(folder: Path, base_url: str = BASE_URL) -> Path:
         return folder
     if folder.is_dir():
         published = {r["file"] for r in manifest.read(folder.name)}
-        if any(p.is_file() and not p.name.startswith(".") and p.relative_to(folder).as_posix() not in published
-               for p in folder.rglob("*")):
+        if any(
+            p.is_file() and not p.name.startswith(".") and p.relative_to(folder).as_posix() not in published
+            for p in folder.rglob("*")
+        ):
             return folder
     return photos(folder.name, folder.parent, base_url=base_url)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="Download the photos listed in manifests/ from GitHub, checked by sha256.")
-    p.add_argument("names", nargs="*", metavar="NAME", default=DEFAULT_NAMES,
-                   help=f"manifests to fetch: {', '.join(manifest.NAMES)}, or all (default: bears notbears)")
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        default=DEFAULT_NAMES,
+        help=f"manifests to fetch: {', '.join(manifest.NAMES)}, or all (default: bears notbears)",
+    )
     p.add_argument("--out", type=Path, default=Path("data"), help="photos go to OUT/NAME/")
     p.add_argument("--base-url", default=BASE_URL, help="where <repo>/<commit>/<path> is served")
     p.add_argument("--workers", type=int, default=16)

@@ -1,19 +1,21 @@
 """Image search (DuckDuckGo, through the maintained `ddgs` client, with retries) into a dataset:
 one folder per class.
 
-    python -m bear_classifier.photos.search --out bears --per-class 150 "grizzly bear=grizzly" "black bear=black" "teddy bear=teddy"
+    python -m bear_classifier.photos.search --out bears --per-class 150     # the three bears
+    python -m bear_classifier.photos.search --out balls "tennis ball=tennis" "cricket ball=cricket"
     python -m bear_classifier.photos.search --out bears --urls grizzly=grizzly_urls.txt
 
 Reruns resume: finished URLs are skipped and search results are reused.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..core import BEARS
 from .download import Counts, download_images
@@ -34,8 +36,15 @@ def _is_no_results(err: Exception) -> bool:
     return "no results" in str(err).lower()
 
 
-def search_images(term: str, max_images: int = 150, client=None, retries: int = 4, backoff: float = 2.0,
-                  backend: str = "duckduckgo", sleep: Callable[[float], None] = time.sleep) -> list[str]:
+def search_images(
+    term: str,
+    max_images: int = 150,
+    client=None,
+    retries: int = 4,
+    backoff: float = 2.0,
+    backend: str = "duckduckgo",
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
     """Up to `max_images` image URLs for `term`, in the service's order, without repeats.
 
     Pages through results; rate limits and transient errors are retried with
@@ -57,10 +66,12 @@ def search_images(term: str, max_images: int = 150, client=None, retries: int = 
                 if attempt == retries:
                     if urls:
                         return urls  # keep what earlier pages gave
-                    raise SearchError(f"image search for {term!r} failed after {retries + 1} tries ({type(e).__name__}: "
-                                      f"{str(e)[:100]}); wait a few minutes and rerun, or put your own images "
-                                      f"in one folder per class") from None
-                sleep(backoff * 2 ** attempt)
+                    raise SearchError(
+                        f"image search for {term!r} failed after {retries + 1} tries ({type(e).__name__}: "
+                        f"{str(e)[:100]}); wait a few minutes and rerun, or put your own images "
+                        f"in one folder per class"
+                    ) from None
+                sleep(backoff * 2**attempt)
         new = [r["image"] for r in results if r.get("image") and r["image"] not in urls]
         if not new:
             break
@@ -94,11 +105,14 @@ def cached_search(root: Path, term: str, folder: str, max_images: int, client=No
     return urls
 
 
-def build_dataset(root: Path, classes: dict[str, list[str]], workers: int = 16, timeout: float = 10.0,
-                  progress: bool = True) -> dict[str, Counts]:
+def build_dataset(
+    root: Path, classes: dict[str, list[str]], workers: int = 16, timeout: float = 10.0, progress: bool = True
+) -> dict[str, Counts]:
     """Download {folder: urls} into root/<folder>/ and return the counts per folder."""
-    return {folder: download_images(urls, Path(root) / folder, workers, timeout, progress)
-            for folder, urls in classes.items()}
+    return {
+        folder: download_images(urls, Path(root) / folder, workers, timeout, progress)
+        for folder, urls in classes.items()
+    }
 
 
 def download_dataset(root: Path, specs: list[str], per_class: int = 150, client=None, **kw) -> dict[str, Counts]:
@@ -119,8 +133,13 @@ def main(argv=None):
     p.add_argument("classes", nargs="*", help="'search term=folder' per class (default: the three bears)")
     p.add_argument("--out", type=Path, default=Path("bears"))
     p.add_argument("--per-class", type=int, default=150, help="search results to download per class")
-    p.add_argument("--urls", action="append", default=[], metavar="FOLDER=FILE",
-                   help="download the URLs listed in FILE (one per line) into FOLDER instead of searching")
+    p.add_argument(
+        "--urls",
+        action="append",
+        default=[],
+        metavar="FOLDER=FILE",
+        help="download the URLs listed in FILE (one per line) into FOLDER instead of searching",
+    )
     p.add_argument("--workers", type=int, default=16)
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     a = p.parse_args(argv)
@@ -130,7 +149,9 @@ def main(argv=None):
             folder, _, file = spec.partition("=")
             if not folder or not file:
                 raise ValueError(f"bad --urls {spec!r}; write it as FOLDER=FILE")
-            plan[folder] = [u.strip() for u in Path(file).read_text().splitlines() if u.strip() and not u.startswith("#")]
+            plan[folder] = [
+                u.strip() for u in Path(file).read_text().splitlines() if u.strip() and not u.startswith("#")
+            ]
         if plan:
             for folder, c in build_dataset(a.out, plan, a.workers, a.timeout).items():
                 print(f"{folder}: {c}")

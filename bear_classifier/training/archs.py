@@ -5,10 +5,11 @@ EfficientNet-Lite0 (the default) takes ImageNet weights that ship inside the PyP
 `resnet18.tv_in1k` weights from the Hugging Face hub (needs the internet once).
 Preprocessing statistics come from timm's `pretrained_cfg`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -52,8 +53,10 @@ def imagenet_model(arch: str = "lite0", pretrained: bool = True) -> nn.Module:
         try:
             return timm.create_model(info.timm_name, pretrained=pretrained).eval()
         except OSError as e:  # the hub is out of reach (timm downloads these weights once)
-            raise ValueError(f"could not download the ImageNet weights of {arch} ({type(e).__name__}): they need "
-                             f"the internet once; --no-pretrained trains from random weights") from None
+            raise ValueError(
+                f"could not download the ImageNet weights of {arch} ({type(e).__name__}): they need "
+                f"the internet once; --no-pretrained trains from random weights"
+            ) from None
     model = timm.create_model(info.timm_name, pretrained=False)
     # The packaged file uses another implementation's key names, in timm's parameter order.
     state = torch.load(info.weights_file(), map_location="cpu", weights_only=True)
@@ -69,8 +72,9 @@ def mean_std(arch: str = "lite0") -> tuple[tuple[float, ...], tuple[float, ...]]
     return tuple(cfg.mean), tuple(cfg.std)
 
 
-def create_classifier(vocab: list[str], arch: str = "lite0", pretrained: bool = True,
-                      imagenet_rows: dict[str, int] | None = None) -> nn.Module:
+def create_classifier(
+    vocab: list[str], arch: str = "lite0", pretrained: bool = True, imagenet_rows: dict[str, int] | None = None
+) -> nn.Module:
     """The ImageNet model with a new linear head for `vocab`.
 
     A class named in `imagenet_rows` starts from that ImageNet row (weights and bias), so the
@@ -99,8 +103,9 @@ def embeddings(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def split_params(model: nn.Module) -> list[list[nn.Parameter]]:
     """Parameter groups for fastai: [backbone, last stage, head], for freezing and discriminative LRs."""
-    last_stage = next(a.last_stage for a in ARCHS.values()
-                      if a.timm_name.split(".")[0] == model.pretrained_cfg["architecture"])
+    last_stage = next(
+        a.last_stage for a in ARCHS.values() if a.timm_name.split(".")[0] == model.pretrained_cfg["architecture"]
+    )
     head = {id(p) for p in model.get_classifier().parameters()}
     groups: list[list[nn.Parameter]] = [[], [], list(model.get_classifier().parameters())]
     for name, p in model.named_parameters():

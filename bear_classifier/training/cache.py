@@ -3,6 +3,7 @@ write an upright, resized copy of every usable image into a cache keyed by conte
 
 Nothing in the user's folder is ever modified: every output goes to the cache.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,6 +31,7 @@ class Item:
 @dataclass
 class Report:
     """What build_cache did, for people and tests."""
+
     counts: dict[str, int] = field(default_factory=dict)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     dropped: int = 0
@@ -38,8 +40,10 @@ class Report:
 
     def summary(self) -> str:
         per_class = ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items()))
-        return (f"{sum(self.counts.values())} images ({per_class}); {len(self.skipped)} unreadable skipped, "
-                f"{self.duplicates} duplicates, {self.dropped} dropped and {self.relabelled} relabelled by decisions")
+        return (
+            f"{sum(self.counts.values())} images ({per_class}); {len(self.skipped)} unreadable skipped, "
+            f"{self.duplicates} duplicates, {self.dropped} dropped and {self.relabelled} relabelled by decisions"
+        )
 
 
 def is_image_name(path: Path) -> bool:
@@ -133,9 +137,16 @@ def _cache_one(job: tuple[str, str, int]) -> tuple[str, str | None]:
         return "", f"could not read ({e.strerror or e})"
 
 
-def build_cache(data: Path, cache: Path, decisions: Path | None = None, negatives: Path | None = None,
-                side: int = CACHE_SIDE, per_class: int | None = None, workers: int | None = None,
-                verbose: bool = True) -> Report:
+def build_cache(
+    data: Path,
+    cache: Path,
+    decisions: Path | None = None,
+    negatives: Path | None = None,
+    side: int = CACHE_SIDE,
+    per_class: int | None = None,
+    workers: int | None = None,
+    verbose: bool = True,
+) -> Report:
     """Verify every image and write an upright RGB JPEG (shorter side at most `side`) per usable
     image to cache/<label>/<sha256>.jpg, applying cleaning decisions.
 
@@ -181,11 +192,15 @@ def build_cache(data: Path, cache: Path, decisions: Path | None = None, negative
             print(f"skipped {path}: {error}", file=sys.stderr)
         print(report.summary())
     if len(report.counts) < 2:
-        raise DataError(f"after verification only {len(report.counts)} class(es) have usable images: {report.summary()}")
+        raise DataError(
+            f"after verification only {len(report.counts)} class(es) have usable images: {report.summary()}"
+        )
     alone = sorted(label for label, n in report.counts.items() if n < 2)
     if alone:
-        raise DataError(f"{', '.join(alone)}: only 1 usable image; every class needs at least 2 images "
-                        f"(one to learn from, one to check on)")
+        raise DataError(
+            f"{', '.join(alone)}: only 1 usable image; every class needs at least 2 images "
+            f"(one to learn from, one to check on)"
+        )
     return report
 
 
@@ -197,8 +212,9 @@ def _check_cache_apart(cache: Path, *photos: Path | None) -> None:
         f = Path(folder).resolve()
         how = "is" if c == f else "contains" if c in f.parents else "is inside" if f in c.parents else None
         if how:
-            raise DataError(f"the cache folder {cache} {how} the photo folder {folder}; "
-                            f"choose a cache outside it, e.g. .cache/data")
+            raise DataError(
+                f"the cache folder {cache} {how} the photo folder {folder}; choose a cache outside it, e.g. .cache/data"
+            )
 
 
 def _sync_links(cache: Path, staging: Path, wanted: dict[str, str]) -> None:
@@ -225,4 +241,5 @@ def _progress(it, total, verbose):
     if not verbose:
         return it
     from fastprogress.fastprogress import progress_bar
+
     return progress_bar(it, total=total, leave=False)

@@ -9,6 +9,7 @@ the decision, keyed by sha256, in cleaning.csv.
 
     python -m bear_classifier.training.clean --data data/bears --negatives data/notbears --out suspects.csv
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,9 @@ def sources(cache: Path) -> dict[str, str]:
     return json.loads((Path(cache) / ".sources.json").read_text())
 
 
-def find_suspects(learn, cache: Path, recipe: Recipe = Recipe(), threshold: float = 0.5, verbose: bool = True) -> list[dict]:
+def find_suspects(
+    learn, cache: Path, recipe: Recipe = Recipe(), threshold: float = 0.5, verbose: bool = True
+) -> list[dict]:
     """Images of the learner's data (cached in `cache`) whose out-of-fold probability of their
     own label is below `threshold`, worst first."""
     import torch
@@ -51,13 +54,28 @@ def find_suspects(learn, cache: Path, recipe: Recipe = Recipe(), threshold: floa
         if p[label] < threshold:
             best = max(range(len(vocab)), key=p.__getitem__)
             sha = Path(path).stem
-            out.append({"sha256": sha, "path": origin.get(sha, str(path)), "label": vocab[label],
-                        "p_label": round(p[label], 3), "suggested": vocab[best], "p_suggested": round(p[best], 3)})
+            out.append(
+                {
+                    "sha256": sha,
+                    "path": origin.get(sha, str(path)),
+                    "label": vocab[label],
+                    "p_label": round(p[label], 3),
+                    "suggested": vocab[best],
+                    "p_suggested": round(p[best], 3),
+                }
+            )
     return sorted(out, key=lambda r: r["p_label"])
 
 
-def suspects_in(data: Path, cache: Path, negatives: Path | None = None, decisions: Path | None = None,
-                recipe: Recipe = Recipe(), threshold: float = 0.5, verbose: bool = True) -> list[dict]:
+def suspects_in(
+    data: Path,
+    cache: Path,
+    negatives: Path | None = None,
+    decisions: Path | None = None,
+    recipe: Recipe = Recipe(),
+    threshold: float = 0.5,
+    verbose: bool = True,
+) -> list[dict]:
     """find_suspects for a folder of class sub-folders (verified and cached first)."""
     build_cache(data, cache, decisions, negatives, verbose=verbose)
     learn = make_learner(dataloaders(cache, recipe), recipe)

@@ -1,4 +1,5 @@
 """The chapter-2 DataBlock over the verified cache."""
+
 from __future__ import annotations
 
 import random
@@ -12,8 +13,16 @@ from .recipe import Recipe
 def dataloaders(cache: Path, recipe: Recipe, splitter=None, valid_pct: float = 0.2):
     """The chapter-2 DataBlock over a cache folder for `recipe` (seeded by it; normalised for its
     arch); `splitter` replaces the seeded random 20% validation split."""
-    from fastai.vision.all import (CategoryBlock, DataBlock, ImageBlock, Normalize, RandomResizedCrop,
-                                   aug_transforms, get_image_files, parent_label)
+    from fastai.vision.all import (
+        CategoryBlock,
+        DataBlock,
+        ImageBlock,
+        Normalize,
+        RandomResizedCrop,
+        aug_transforms,
+        get_image_files,
+        parent_label,
+    )
 
     recipe.seed_everything()
     block = DataBlock(
@@ -42,6 +51,7 @@ def every_class_trains(valid_pct: float, seed: int):
             back = random.Random(seed).choice([i for i in valid if parent_label(items[i]) == label])
             train, valid = [*train, back], [i for i in valid if i != back]
         return train, valid
+
     return split
 
 

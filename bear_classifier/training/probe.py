@@ -1,5 +1,6 @@
 """The linear probe: embed images with the frozen backbone, fit the head exactly, predict out of
 fold, and pick the "none of these" threshold from those predictions."""
+
 from __future__ import annotations
 
 from .archs import embeddings
@@ -23,12 +24,11 @@ def embed(learn, items, mirror: bool = False, verbose: bool = True):
     import torch
     from fastprogress.fastprogress import progress_bar
 
-
     dl = learn.dls.test_dl(items, with_labels=True)
     learn.model.eval()
     xs, xfs, ys = [], [], []
     with torch.no_grad():
-        for xb, yb in (progress_bar(dl) if verbose else dl):
+        for xb, yb in progress_bar(dl) if verbose else dl:
             f = embeddings(learn.model, torch.cat([xb, xb.flip(3)]) if mirror else xb)
             f = f.float().cpu().as_subclass(torch.Tensor)
             x, xf = f.chunk(2) if mirror else (f, None)
@@ -84,5 +84,3 @@ def out_of_fold(x, y, w0, b0, recipe: Recipe, xf=None):
         w, b = fit_head(xs, ys, w0, b0, recipe.head_l2)
         probs[te] = torch.softmax(x[te] @ w.T + b, 1)
     return probs
-
-

@@ -1,4 +1,5 @@
 """The recipe of a training run, and the command-line options every training command shares."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,6 +13,7 @@ DECISIONS = Path("cleaning.csv")  # the committed cleaning decisions, used when 
 class Recipe:
     """Every knob of a training run: passed whole to the data loaders, the learner and `fit`,
     and saved in export.json."""
+
     arch: str = "lite0"
     pretrained: bool = True  # False: random weights (offline checks of an architecture)
     size: int = 224
@@ -34,11 +36,12 @@ class Recipe:
             if f.type == "bool":
                 parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
             else:
-                parser.add_argument(flag, type=type(f.default), default=f.default,
-                                    choices=list(ARCHS) if f.name == "arch" else None)
+                parser.add_argument(
+                    flag, type=type(f.default), default=f.default, choices=list(ARCHS) if f.name == "arch" else None
+                )
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "Recipe":
+    def from_args(cls, args: argparse.Namespace) -> Recipe:
         return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
 
     def seed_everything(self) -> None:
@@ -49,17 +52,23 @@ class Recipe:
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """--data, --negatives, --decisions and --cache, declared once for every training command."""
-    parser.add_argument("--data", type=Path, default=Path("data/bears"),
-                        help="folder with one sub-folder of images per class (default: the published photos, "
-                             "fetched when missing)")
-    parser.add_argument("--negatives", type=Path,
-                        help="folder of pictures showing none of the classes (learned as 'other')")
-    parser.add_argument("--decisions", type=Path,
-                        help=f"cleaning decisions CSV (sha256, action, label; default: {DECISIONS} if present)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("data/bears"),
+        help="folder with one sub-folder of images per class (default: the published photos, fetched when missing)",
+    )
+    parser.add_argument(
+        "--negatives", type=Path, help="folder of pictures showing none of the classes (learned as 'other')"
+    )
+    parser.add_argument(
+        "--decisions",
+        type=Path,
+        help=f"cleaning decisions CSV (sha256, action, label; default: {DECISIONS} if present)",
+    )
     parser.add_argument("--cache", type=Path, default=Path(".cache/train"), help="where verified, resized copies go")
 
 
 def decisions_file(args: argparse.Namespace) -> Path | None:
     """--decisions, else the committed cleaning.csv where there is one."""
     return args.decisions or (DECISIONS if DECISIONS.exists() else None)
-

@@ -9,6 +9,7 @@ Optional `epochs` then fine-tune the last stage gently, the book's way.
 
     python -m bear_classifier.training.train --data data/bears --negatives data/notbears --out export.pkl
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,15 @@ def make_learner(dls, recipe: Recipe):
     from fastai.vision.all import BnFreeze, CrossEntropyLossFlat, Learner, accuracy
 
     model = create_classifier(list(dls.vocab), recipe.arch, recipe.pretrained)
-    learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(label_smoothing=recipe.label_smoothing),
-                    metrics=accuracy, splitter=split_params, train_bn=False, cbs=BnFreeze())
+    learn = Learner(
+        dls,
+        model,
+        loss_func=CrossEntropyLossFlat(label_smoothing=recipe.label_smoothing),
+        metrics=accuracy,
+        splitter=split_params,
+        train_bn=False,
+        cbs=BnFreeze(),
+    )
     learn.freeze()
     freeze_batchnorm(model)
     return learn
@@ -85,8 +93,14 @@ def versions() -> dict[str, str]:
     import PIL
     import timm
     import torch
-    return {"python": sys.version.split()[0], "torch": torch.__version__, "fastai": fastai.__version__,
-            "timm": timm.__version__, "pillow": PIL.__version__}
+
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "fastai": fastai.__version__,
+        "timm": timm.__version__,
+        "pillow": PIL.__version__,
+    }
 
 
 def quiet(learn):
@@ -99,8 +113,15 @@ def quiet(learn):
     return learn
 
 
-def train(data: Path, out: Path = Path("export.pkl"), negatives: Path | None = None, decisions: Path | None = None,
-          cache: Path = Path(".cache/train"), recipe: Recipe = Recipe(), verbose: bool = True):
+def train(
+    data: Path,
+    out: Path = Path("export.pkl"),
+    negatives: Path | None = None,
+    decisions: Path | None = None,
+    cache: Path = Path(".cache/train"),
+    recipe: Recipe = Recipe(),
+    verbose: bool = True,
+):
     """Verify and cache `data`, train with `recipe`, export to `out` (and its .onnx); returns (learner, facts)."""
     import torch
 
@@ -115,13 +136,24 @@ def train(data: Path, out: Path = Path("export.pkl"), negatives: Path | None = N
     loss, acc = learn.validate()
     t_train = time.time() - t0 - t_cache
     export_learner(learn, out)
-    facts = {"recipe": asdict(recipe), "vocab": list(dls.vocab), "counts": report.counts,
-             "train_images": len(dls.train_ds), "valid_images": len(dls.valid_ds),
-             "valid_loss": round(float(loss), 4), "valid_accuracy": round(float(acc), 4),
-             "other_threshold": round(threshold(learn), 4),
-             "skipped": len(report.skipped), "dropped": report.dropped, "relabelled": report.relabelled,
-             "cache_seconds": round(t_cache, 1), "train_seconds": round(t_train, 1),
-             "device": str(dls.device), "torch_threads": torch.get_num_threads(), "versions": versions()}
+    facts = {
+        "recipe": asdict(recipe),
+        "vocab": list(dls.vocab),
+        "counts": report.counts,
+        "train_images": len(dls.train_ds),
+        "valid_images": len(dls.valid_ds),
+        "valid_loss": round(float(loss), 4),
+        "valid_accuracy": round(float(acc), 4),
+        "other_threshold": round(threshold(learn), 4),
+        "skipped": len(report.skipped),
+        "dropped": report.dropped,
+        "relabelled": report.relabelled,
+        "cache_seconds": round(t_cache, 1),
+        "train_seconds": round(t_train, 1),
+        "device": str(dls.device),
+        "torch_threads": torch.get_num_threads(),
+        "versions": versions(),
+    }
     return learn, facts
 
 
