@@ -1,7 +1,7 @@
 """The kernel manager of `voila bears.ipynb` (set in voila.json)."""
 import asyncio
 import functools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 
@@ -40,14 +40,12 @@ class KernelManager(AsyncMappingKernelManager):
         return kernel_id
 
     async def _replace_dead_pooled(self):
-        """Drop the pooled kernels that died or failed to start, and refill the pool."""
+        """Drop the pooled kernels that died or failed to start from the pool, and refill it."""
         for name, pool in getattr(self, "_pools", {}).items():
             dead = [task for task in list(pool) if task.done() and not await self._alive(task)]
-            for task in dead:
+            for task in dead:  # the restarter removes a dead kernel from the map within time_to_dead (3 s)
                 if task in pool:
                     pool.remove(task)
-                if not (task.cancelled() or task.exception()) and (kernel_id := task.result()["kernel_id"]) in self:
-                    await self.shutdown_kernel(kernel_id, now=True)
             if dead:
                 self.log.warning("Replacing %d dead preheated kernel(s) of %s", len(dead), name)
                 self.fill_if_needed(delay=0, notebook_name=name)
@@ -65,7 +63,7 @@ class KernelManager(AsyncMappingKernelManager):
     async def cull_kernel_if_idle(self, kernel_id):
         if kernel_id not in self._clock_restarted:
             self._clock_restarted.add(kernel_id)
-            self._kernels[kernel_id].last_activity = datetime.now(timezone.utc)
+            self._kernels[kernel_id].last_activity = datetime.now(UTC)
             return
         await super().cull_kernel_if_idle(kernel_id)
 
