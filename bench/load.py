@@ -46,6 +46,22 @@ def photo_sets(visitors: int, k: int) -> list[list[Path]]:
     return [[interleaved[(v * k + j) % len(interleaved)] for j in range(k)] for v in range(visitors)]
 
 
+async def classify(page, photo: Path, timeout_s: float, timed: dict | None = None) -> str:
+    """Pick `photo` in the file chooser, wait until the app has received it, press Classify: the
+    answer's text; `timed["answer_s"]`, the seconds from the press to the answer."""
+    async with page.expect_file_chooser(timeout=timeout_s * 1000) as chooser:
+        await page.locator(".widget-upload").click()
+    await (await chooser.value).set_files(str(photo))
+    await page.locator(".bear-ready", has_text=photo.name).wait_for(timeout=timeout_s * 1000)
+    t0 = time.perf_counter()
+    await page.get_by_role("button", name="Classify").click()
+    answer = page.locator(ANSWER).first
+    await answer.wait_for(timeout=timeout_s * 1000)
+    if timed is not None:
+        timed["answer_s"] = time.perf_counter() - t0
+    return (await answer.inner_text()).strip()
+
+
 async def visitor(browser, url: str, photos: list[Path], ready_s: float, answer_s: float) -> dict:
     """Open the app, classify each photo after the app has received it, leave; never raises."""
     out = {"ready_s": None, "answers_s": [], "correct": 0, "errors": []}
@@ -58,17 +74,10 @@ async def visitor(browser, url: str, photos: list[Path], ready_s: float, answer_
         await page.get_by_role("button", name="Classify").wait_for(timeout=left * 1000)
         out["ready_s"] = time.perf_counter() - t0
         for photo in photos:
-            async with page.expect_file_chooser(timeout=answer_s * 1000) as chooser:
-                await page.locator(".widget-upload").click()
-            await (await chooser.value).set_files(str(photo))
-            await page.locator(".bear-ready", has_text=photo.name).wait_for(timeout=answer_s * 1000)
-            t1 = time.perf_counter()
-            await page.get_by_role("button", name="Classify").click()
-            answer = page.locator(ANSWER).first
-            await answer.wait_for(timeout=answer_s * 1000)
-            text = (await answer.inner_text()).strip()
+            timed = {}
+            text = await classify(page, photo, answer_s, timed)
             if text.startswith("Prediction: "):
-                out["answers_s"].append(time.perf_counter() - t1)
+                out["answers_s"].append(timed["answer_s"])
                 out["correct"] += text.startswith(f"Prediction: {photo.parent.name};")
             else:
                 out["errors"].append(f"{photo.name}: {text}")

@@ -22,6 +22,8 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 ANSWER = ".bear-result, .bear-message"
+LOST = ".bear-lost"  # the watchdog's notice: the app stopped answering
+PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 KERNEL = "ipykernel_launcher"
 
 
@@ -71,12 +73,14 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 120):
 
 
 @contextmanager
-def serve(kind: str, log: Path | None = None, args: list[str] = (), root: Path = ROOT, token: str = ""):
+def serve(kind: str, log: Path | None = None, args: list[str] = (), root: Path = ROOT, token: str = "",
+          port: int | None = None):
     """Yield a Server for the app in `root`, served by `voila bears.ipynb` ("voila") or, as on
     Binder, by `jupyter server` through binder/start at /voila/render/bears.ipynb ("jupyter").
     `args` are extra command-line options (config such as a short cull timeout); `token`, for
-    "jupyter", is the token a visitor needs (Binder sets one; empty means none)."""
-    port = free_port()
+    "jupyter", is the token a visitor needs (Binder sets one; empty means none); `port`, a free one
+    unless given (to restart a server where its pages are)."""
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     if kind == "voila":
         cmd = [str(BIN / "voila"), "bears.ipynb", f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1"]
@@ -126,6 +130,25 @@ def kernels(proc: subprocess.Popen) -> list:
         except psutil.NoSuchProcess:
             pass
     return sorted(found, key=lambda p: p.create_time())
+
+
+def idle_kernels(proc: subprocess.Popen, count: int, timeout: float = 120) -> list:
+    """The server's kernels once there are `count` of them and they have stopped using CPU (a
+    preheated kernel has rendered its page)."""
+    import psutil
+
+    deadline, last = time.time() + timeout, None
+    while time.time() < deadline:
+        found = kernels(proc)
+        try:
+            cpu = sum(sum(k.cpu_times()[:2]) for k in found) if len(found) == count else None
+        except psutil.NoSuchProcess:
+            cpu = None
+        if cpu is not None and last is not None and cpu - last < 0.05:
+            return found
+        last = cpu
+        time.sleep(1)
+    raise TimeoutError(f"{count} idle kernel(s) not there in {timeout} s")
 
 
 FLOOR_CELL = ('import ipywidgets as w\n'

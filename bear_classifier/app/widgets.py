@@ -14,6 +14,7 @@ from PIL import Image
 
 from ..core import OTHER, ModelError
 from .classifier import Classifier, Prediction
+from .watchdog import Watchdog
 from .wording import instruction, title
 
 TOUCH = "48px"
@@ -75,7 +76,7 @@ class BearApp:
         self.button.on_click(lambda _: self.classify())
         self.upload.observe(lambda _: self._received(), names="value")
         self.widget = widgets.VBox(
-            [self.header, self.upload, self.button, self.image, self.answer, self.bars],
+            [self.header, Watchdog(), self.upload, self.button, self.image, self.answer, self.bars],
             layout=widgets.Layout(width="100%", max_width="640px", padding="0 8px"))
 
     @staticmethod
