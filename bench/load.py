@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psutil
 
-from harness.browser import ROOT, ANSWER, CHROMIUM, CHROMIUM_ARGS, cull_args, floor_app, kernels, rss, serve, settings, tree
+from harness.browser import ROOT, ANSWER, CHOOSE, CHROMIUM, CHROMIUM_ARGS, cull_args, floor_app, kernels, rss, serve, settings, tree
 from harness.hosts import SHARED
 
 PHOTOS = SHARED / "bears-test"
@@ -59,7 +59,7 @@ async def visitor(browser, url: str, photos: list[Path], ready_s: float, answer_
         out["ready_s"] = time.perf_counter() - t0
         for photo in photos:
             async with page.expect_file_chooser(timeout=answer_s * 1000) as chooser:
-                await page.locator(".widget-upload").click()
+                await page.get_by_role("button", name=CHOOSE).click()
             await (await chooser.value).set_files(str(photo))
             await page.locator(".bear-ready", has_text=photo.name).wait_for(timeout=answer_s * 1000)
             t1 = time.perf_counter()

@@ -1,9 +1,9 @@
 """The photo picker's kernel side: an upload arrives in chunks, and nothing the browser says is trusted."""
 import pytest
 
-from helpers import jpeg_bytes, send_photo
 from bear_classifier.app.images import MAX_UPLOAD_BYTES
 from bear_classifier.app.picker import PhotoPicker
+from helpers import jpeg_bytes, send_photo
 
 pytestmark = pytest.mark.app
 
