@@ -9,6 +9,7 @@ model, next to the original file as the server classifies it today.
 Photos the browser does not shrink (it cannot decode them, or they are already small) are sent
 as they are, so their answer is the original's by construction; they are counted apart.
 """
+
 import argparse
 import base64
 import json
@@ -37,7 +38,9 @@ def shrink_in_browser(page, data: bytes, name: str, side: int, quality: float) -
              let s = '';
              for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
              return btoa(s);
-           }""", [base64.b64encode(data).decode(), name, side, quality])
+           }""",
+        [base64.b64encode(data).decode(), name, side, quality],
+    )
     return base64.b64decode(out) if out is not None else None
 
 
@@ -46,8 +49,12 @@ def main():
     parser.add_argument("--side", type=int, default=PhotoPicker.short_side.default_value)
     parser.add_argument("--quality", type=float, default=PhotoPicker.quality.default_value)
     args = parser.parse_args()
-    photos = sorted(p for folder in ("bears-test", "notbears-test") for p in (SHARED / folder).rglob("*")
-                    if p.suffix.lower() in IMAGE_EXTS)
+    photos = sorted(
+        p
+        for folder in ("bears-test", "notbears-test")
+        for p in (SHARED / folder).rglob("*")
+        if p.suffix.lower() in IMAGE_EXTS
+    )
     if not photos:
         sys.exit(f"error: no photos in {SHARED}/bears-test or notbears-test (set BEAR_DATA)")
     clf = Classifier.load("export.pkl")
@@ -55,9 +62,13 @@ def main():
     differ, shrunk, as_is, max_dp, sent = [], 0, 0, 0.0, []
     with browser() as chromium:
         page = chromium.new_page()
-        page.route(f"{ORIGIN}/**", lambda route: route.fulfill(
-            body=js if route.request.url.endswith("/picker.js") else "<!doctype html><title>picker</title>",
-            content_type="text/javascript" if route.request.url.endswith(".js") else "text/html"))
+        page.route(
+            f"{ORIGIN}/**",
+            lambda route: route.fulfill(
+                body=js if route.request.url.endswith("/picker.js") else "<!doctype html><title>picker</title>",
+                content_type="text/javascript" if route.request.url.endswith(".js") else "text/html",
+            ),
+        )
         page.goto(f"{ORIGIN}/")
         for photo in photos:
             data = photo.read_bytes()
@@ -71,14 +82,32 @@ def main():
             dp = max(abs(full.probs[c] - phone.probs.get(c, 0.0)) for c in full.probs) if full.probs else 0.0
             max_dp = max(max_dp, dp)
             if full.label != phone.label or dp > TOLERANCE:
-                differ.append({"photo": str(photo.relative_to(SHARED)), "full": full.label, "shrunk": phone.label,
-                               "max_abs_dp": round(dp, 4)})
-    print(json.dumps({"short_side": args.side, "quality": args.quality, "photos": len(photos), "shrunk": shrunk,
-                      "sent_as_is": as_is,
-                      "label_changes": sum(d["full"] != d["shrunk"] for d in differ),
-                      "max_abs_dp": round(max_dp, 4), "tolerance": TOLERANCE, "differ": differ,
-                      "shrunk_kb_max": round(max(sent, default=0) / 1024, 1),
-                      "shrunk_kb_median": round(sorted(sent)[len(sent) // 2] / 1024, 1) if sent else None}, indent=1))
+                differ.append(
+                    {
+                        "photo": str(photo.relative_to(SHARED)),
+                        "full": full.label,
+                        "shrunk": phone.label,
+                        "max_abs_dp": round(dp, 4),
+                    }
+                )
+    print(
+        json.dumps(
+            {
+                "short_side": args.side,
+                "quality": args.quality,
+                "photos": len(photos),
+                "shrunk": shrunk,
+                "sent_as_is": as_is,
+                "label_changes": sum(d["full"] != d["shrunk"] for d in differ),
+                "max_abs_dp": round(max_dp, 4),
+                "tolerance": TOLERANCE,
+                "differ": differ,
+                "shrunk_kb_max": round(max(sent, default=0) / 1024, 1),
+                "shrunk_kb_median": round(sorted(sent)[len(sent) // 2] / 1024, 1) if sent else None,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The photo picker's kernel side: an upload arrives in chunks, and nothing the browser says is trusted."""
+
 import pytest
 
 from bear_classifier.app.images import MAX_UPLOAD_BYTES

@@ -6,6 +6,7 @@ file) or the photo is already that small, it sends the original bytes. Either wa
 here in chunks, and the kernel trusts nothing the browser says: the size cap is checked here,
 and the bytes go through the same decoding checks as any upload (images.open_image).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
