@@ -11,8 +11,10 @@ whose preheated kernel (voila) has started: first visit (empty cache) transferre
 requests, requests that left for other hosts and those the page's Content-Security-Policy
 stopped in the browser, page ready (both photo buttons and Classify shown), chosen -> answer
 (the photo picked in the file chooser until the answer is shown; Classify pressed as soon
-as the page names the photo), bytes sent over the kernel websocket meanwhile, and a repeat
-visit (same browser cache).
+as the page names the photo; of which: shrinking on the phone, the upload, and classifying
+and showing the answer; and the same with the websocket's frames at the profile's bandwidth,
+which Chrome's emulation does not fully impose on them: the target is judged on that one),
+bytes sent over the kernel websocket meanwhile, and a repeat visit (same browser cache).
 """
 
 import argparse
@@ -72,15 +74,17 @@ def one_run(chromium, kind: str, profile_name: str, photo: Path) -> dict:
         context = chromium.new_context(**PHONE)
         page, net, ready = open_page(context, server.url, profile)
         first = net.summary(host)
-        sent_before = net.ws_sent
+        sent_before, received_before = net.ws_sent, net.ws_received
         t0 = time.perf_counter()
         choose_file(page, photo)
         page.locator(".bear-ready", has_text=photo.name).wait_for(timeout=TIMEOUT_MS)
+        received = time.perf_counter() - t0
+        shrunk = min(t for t in net.ws_sent_at if t > t0) - t0  # decoded, upright and shrunk: its first frame left
         page.get_by_role("button", name="Classify").click()
         answer = page.locator(ANSWER).first
         answer.wait_for(timeout=TIMEOUT_MS)
         chosen_to_answer = round(time.perf_counter() - t0, 2)
-        sent = net.ws_sent - sent_before
+        sent, down = net.ws_sent - sent_before, net.ws_received - received_before
         text = answer.inner_text().strip()
         page.close()
         page, net, repeat_ready = open_page(context, server.url, profile)
@@ -96,6 +100,19 @@ def one_run(chromium, kind: str, profile_name: str, photo: Path) -> dict:
         "other_hosts_blocked_by_csp": first["other_hosts_blocked_by_csp"],
         "page_ready_s": ready,
         "chosen_to_answer_s": chosen_to_answer,
+        "of_which": {
+            "shrink_in_browser_s": round(shrunk, 2),
+            "upload_s": round(received - shrunk, 2),
+            "classify_and_show_s": round(chosen_to_answer - received, 2),
+        },
+        # Chrome's emulation throttles websocket frames only in part (2 MB in 64 KB frames took 10.4 s at
+        # 750 kbps, not 21 s): the same with the upload and the answer's frames at the profile's bandwidth.
+        "chosen_to_answer_at_profile_s": round(
+            shrunk
+            + max(received - shrunk, sent / profile["uploadThroughput"] + profile["latency"] / 1000)
+            + max(chosen_to_answer - received, down / profile["downloadThroughput"] + profile["latency"] / 1000),
+            2,
+        ),
         "answer": text,
         "photo_sent_kb": round(sent / 1024, 1),
         "repeat_visit_mb": repeat["transferred_mb"],
@@ -110,7 +127,7 @@ def meets(run: dict) -> dict:
         "first_visit_mb": run["first_visit_mb"] <= TARGETS["first_visit_mb"],
         "other_hosts": len(run["other_hosts"]) == TARGETS["other_hosts"],
         "page_ready_s": run["page_ready_s"] <= TARGETS["page_ready_s"][run["kind"]],
-        "chosen_to_answer_s": run["chosen_to_answer_s"] <= TARGETS["chosen_to_answer_s"],
+        "chosen_to_answer_s": run["chosen_to_answer_at_profile_s"] <= TARGETS["chosen_to_answer_s"],
         "photo_sent_kb": run["photo_sent_kb"] <= TARGETS["photo_sent_kb"],
         "answered": run["answer"].startswith("Prediction: black"),
     }

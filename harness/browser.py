@@ -222,7 +222,8 @@ class NetworkLog:
     throttled to `profile` (one of PROFILES) when given."""
 
     def __init__(self, context, page, profile: dict | None = None):
-        self.urls, self.bytes, self.blocked, self.ws_sent = {}, {}, {}, 0
+        self.urls, self.bytes, self.blocked, self.ws_sent, self.ws_received = {}, {}, {}, 0, 0
+        self.ws_sent_at: list[float] = []  # time.perf_counter() of each websocket frame the page sent
         cdp = context.new_cdp_session(page)
         cdp.send("Network.enable")
         if profile:
@@ -230,15 +231,19 @@ class NetworkLog:
         cdp.on("Network.requestWillBeSent", lambda e: self.urls.__setitem__(e["requestId"], e["request"]["url"]))
         cdp.on("Network.loadingFinished", lambda e: self.bytes.__setitem__(e["requestId"], e["encodedDataLength"]))
         cdp.on("Network.loadingFailed", self._failed)
-        cdp.on("Network.webSocketFrameSent", self._frame)
+        cdp.on("Network.webSocketFrameSent", lambda e: self._frame(e, "ws_sent", self.ws_sent_at))
+        cdp.on("Network.webSocketFrameReceived", lambda e: self._frame(e, "ws_received"))
 
     def _failed(self, e):
         if e.get("blockedReason"):  # stopped in the browser (the page's Content-Security-Policy): never sent
             self.blocked[e["requestId"]] = e["blockedReason"]
 
-    def _frame(self, e):
+    def _frame(self, e, counter: str, times: list | None = None):
+        if times is not None:
+            times.append(time.perf_counter())
         r = e["response"]
-        self.ws_sent += len(base64.b64decode(r["payloadData"])) if r["opcode"] == 2 else len(r["payloadData"].encode())
+        size = len(base64.b64decode(r["payloadData"])) if r["opcode"] == 2 else len(r["payloadData"].encode())
+        setattr(self, counter, getattr(self, counter) + size)
 
     def summary(self, host: str) -> dict:
         """Transferred MB (compressed, headers included), HTTP requests, and the other hosts asked:
