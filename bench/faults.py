@@ -32,6 +32,7 @@ from harness.browser import (
     CHROMIUM_ARGS,
     LOST,
     PHONE,
+    PROFILES,
     ROOT,
     floor_app,
     free_port,
@@ -45,7 +46,6 @@ from harness.browser import (
 
 MB = 2**20
 BINDER_MB = 2048
-FOUR_G = {"offline": False, "latency": 60, "downloadThroughput": 9e6 / 8, "uploadThroughput": 3e6 / 8}
 TARGETS = {"crowd": "every visitor served, every photo answered", "pool_answer_s": 30, "kill_notice_s": 10,
            "restart_notice_s": 10, "sleep": "answers again after waking"}
 
@@ -56,7 +56,7 @@ async def phone(browser):
     page = await context.new_page()
     cdp = await context.new_cdp_session(page)
     await cdp.send("Network.enable")
-    await cdp.send("Network.emulateNetworkConditions", FOUR_G)
+    await cdp.send("Network.emulateNetworkConditions", {"offline": False, **PROFILES["4g"]})
     return page, cdp
 
 

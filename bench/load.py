@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psutil
 
-from harness.browser import ROOT, ANSWER, CHROMIUM, CHROMIUM_ARGS, cull_args, floor_app, kernels, rss, serve, settings, tree
+from harness.browser import ROOT, ANSWER, CHOOSE, CHROMIUM, CHROMIUM_ARGS, cull_args, floor_app, kernels, rss, serve, settings, tree
 from harness.hosts import SHARED
 
 PHOTOS = SHARED / "bears-test"
@@ -50,7 +50,7 @@ async def classify(page, photo: Path, timeout_s: float, timed: dict | None = Non
     """Pick `photo` in the file chooser, wait until the app has received it, press Classify: the
     answer's text; `timed["answer_s"]`, the seconds from the press to the answer."""
     async with page.expect_file_chooser(timeout=timeout_s * 1000) as chooser:
-        await page.locator(".widget-upload").click()
+        await page.get_by_role("button", name=CHOOSE).click()
     await (await chooser.value).set_files(str(photo))
     await page.locator(".bear-ready", has_text=photo.name).wait_for(timeout=timeout_s * 1000)
     t0 = time.perf_counter()

@@ -5,6 +5,7 @@ Used by the browser tests and the app benchmarks.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -24,7 +26,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 ANSWER = ".bear-result, .bear-message"
 LOST = ".bear-lost"  # the watchdog's notice: the app stopped answering
 PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+CHOOSE = "Choose photo"  # the picker's button that opens the file chooser (the other: "Take photo")
 KERNEL = "ipykernel_launcher"
+
+
+# Phone networks for the DevTools protocol's Network.emulateNetworkConditions (latency in ms,
+# throughput in bytes/s): Lighthouse's slow 4G (150 ms, 1.6 Mbps down, 750 kbps up) and 4G.
+PROFILES = {
+    "slow4g": {"latency": 150, "downloadThroughput": 1.6e6 / 8, "uploadThroughput": 750e3 / 8},
+    "4g": {"latency": 60, "downloadThroughput": 9e6 / 8, "uploadThroughput": 3e6 / 8},
+}
 
 
 @dataclass
@@ -207,14 +218,14 @@ def browser():
 
 def open_app(page, url: str, timeout_ms: int = 120_000):
     page.goto(url, timeout=timeout_ms)
-    page.locator(".widget-upload").wait_for(timeout=timeout_ms)
+    page.get_by_role("button", name=CHOOSE).wait_for(timeout=timeout_ms)
     page.get_by_role("button", name="Classify").wait_for(timeout=timeout_ms)
 
 
 def choose_file(page, path: Path):
-    """Pick `path` in the upload button's file chooser, as a person would; returns the chooser."""
+    """Pick `path` in the "Choose photo" file chooser, as a person would; returns the chooser."""
     with page.expect_file_chooser() as chooser:
-        page.locator(".widget-upload").click()
+        page.get_by_role("button", name=CHOOSE).click()
     chooser.value.set_files(str(path))
     return chooser.value
 
@@ -227,3 +238,41 @@ def classify_file(page, path: Path, timeout_ms: int = 60_000) -> str:
     answer = page.locator(ANSWER).first
     answer.wait_for(timeout=timeout_ms)
     return answer.inner_text().strip()
+
+
+class NetworkLog:
+    """What a page asks of the network, seen through the DevTools protocol (Chrome's own record),
+    throttled to `profile` (one of PROFILES) when given."""
+
+    def __init__(self, context, page, profile: dict | None = None):
+        self.urls, self.bytes, self.blocked, self.ws_sent, self.ws_received = {}, {}, {}, 0, 0
+        self.ws_sent_at: list[float] = []  # time.perf_counter() of each websocket frame the page sent
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        if profile:
+            cdp.send("Network.emulateNetworkConditions", {"offline": False, **profile})
+        cdp.on("Network.requestWillBeSent", lambda e: self.urls.__setitem__(e["requestId"], e["request"]["url"]))
+        cdp.on("Network.loadingFinished", lambda e: self.bytes.__setitem__(e["requestId"], e["encodedDataLength"]))
+        cdp.on("Network.loadingFailed", self._failed)
+        cdp.on("Network.webSocketFrameSent", lambda e: self._frame(e, "ws_sent", self.ws_sent_at))
+        cdp.on("Network.webSocketFrameReceived", lambda e: self._frame(e, "ws_received"))
+
+    def _failed(self, e):
+        if e.get("blockedReason"):  # stopped in the browser (the page's Content-Security-Policy): never sent
+            self.blocked[e["requestId"]] = e["blockedReason"]
+
+    def _frame(self, e, counter: str, times: list | None = None):
+        if times is not None:
+            times.append(time.perf_counter())
+        r = e["response"]
+        size = len(base64.b64decode(r["payloadData"])) if r["opcode"] == 2 else len(r["payloadData"].encode())
+        setattr(self, counter, getattr(self, counter) + size)
+
+    def summary(self, host: str) -> dict:
+        """Transferred MB (compressed, headers included), HTTP requests, and the other hosts asked:
+        those that requests left for, and those the browser stopped before sending anything."""
+        http = {i: u for i, u in self.urls.items() if urlparse(u).scheme in ("http", "https")}
+        other = {i: urlparse(u).netloc for i, u in http.items() if urlparse(u).netloc != host}
+        return {"transferred_mb": round(sum(self.bytes.values()) / 1e6, 3), "requests": len(http),
+                "other_hosts": sorted({h for i, h in other.items() if i not in self.blocked}),
+                "other_hosts_blocked_by_csp": sorted({h for i, h in other.items() if i in self.blocked})}

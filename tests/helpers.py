@@ -50,6 +50,15 @@ def png_bytes(mode="RGB", size=(64, 48), colour=None) -> bytes:
     return encode(Image.new(mode, size, colour if colour is not None else 128), "PNG")
 
 
+def send_photo(picker, data: bytes, name: str = "photo.jpg", chunk: int = 64 * 1024, upload: str = "u1"):
+    """Send `data` to a PhotoPicker exactly as picker.js does: begin, chunks (memoryviews, as ipykernel
+    hands them over), end."""
+    picker._on_msg(picker, {"type": "begin", "id": upload, "name": name, "size": len(data)}, [])
+    for i in range(0, len(data), chunk):
+        picker._on_msg(picker, {"type": "chunk", "id": upload}, [memoryview(data[i:i + chunk])])
+    picker._on_msg(picker, {"type": "end", "id": upload}, [])
+
+
 def link_photos(dest: Path, sources: list[Path]) -> Path:
     """`dest` holding symlinks to `sources` (real photos, never copied)."""
     dest.mkdir(parents=True, exist_ok=True)

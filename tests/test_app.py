@@ -1,18 +1,15 @@
 """The app's widget logic, driven from Python as the browser would drive it."""
-import datetime
-
 import pytest
 
-from helpers import first_photo, jpeg_bytes
-from bear_classifier.app.widgets import BearApp, bars_html, upload_bytes
+from helpers import first_photo, jpeg_bytes, send_photo
+from bear_classifier.app.widgets import BearApp, bars_html
 
 pytestmark = pytest.mark.app
 
 
-def upload(app: BearApp, data: bytes, name="photo.jpg", mime="image/jpeg"):
-    """Set FileUpload.value exactly as ipywidgets 8 does: a tuple of dicts with a memoryview."""
-    app.upload.value = ({"name": name, "type": mime, "size": len(data), "content": memoryview(data),
-                         "last_modified": datetime.datetime.now()},)
+def upload(app: BearApp, data: bytes, name="photo.jpg", mime=None):
+    """Send `data` through the app's picker exactly as picker.js does: begin, 64 KB chunks, end."""
+    send_photo(app.picker, data, name)
 
 
 @pytest.fixture
@@ -58,13 +55,31 @@ def test_a_crashing_classifier_never_reaches_the_user(app, monkeypatch):
     assert "something went wrong" in app.answer.value
 
 
-def test_picker_takes_images_and_controls_are_thumb_sized(app):
-    assert app.upload.accept == "image/*" and not app.upload.multiple
-    assert app.upload.layout.height == app.button.layout.height == "48px"
-    assert app.widget.layout.max_width == "640px" and app.upload.layout.width == "100%"
+def test_classify_never_runs_on_a_photo_still_arriving(app, monkeypatch):
+    upload(app, first_photo("grizzly").read_bytes())
+    data = first_photo("black").read_bytes()
+    app.picker._on_msg(app.picker, {"type": "begin", "id": "next", "name": "black.jpg", "size": len(data)}, [])
+    app.picker._on_msg(app.picker, {"type": "chunk", "id": "next"}, [memoryview(data[:1000])])
+    monkeypatch.setattr(app.classifier, "classify", lambda data: pytest.fail("classified a partial photo"))
+    assert app.classify() is None
+    assert "black.jpg is still arriving" in app.answer.value and "bear-message" in app.answer.value
+
+
+def test_a_refused_upload_is_one_line_and_the_next_photo_works(app):
+    app.picker._on_msg(app.picker, {"type": "begin", "id": "big", "name": "huge.jpg", "size": 60 * 2**20}, [])
+    assert "huge.jpg is too large (60 MB); the limit is 50 MB." in app.answer.value
+    assert app.picker.photo is None and "\n" not in app.answer.value
+    upload(app, first_photo("teddy").read_bytes(), "teddy.jpg")
+    assert "Received teddy.jpg" in app.answer.value
+    app.button.click()
+    assert "Prediction: teddy" in app.answer.value
+
+
+def test_controls_are_thumb_sized(app):
+    assert app.button.layout.height == "48px" and app.picker.layout.width == "100%"
+    assert app.widget.layout.max_width == "640px" and app.widget.children[1] is app.picker
 
 
 def test_helpers():
-    assert upload_bytes(type("U", (), {"value": ()})()) is None
     html = bars_html({"grizzly": 0.9, "other": 0.1})
     assert html.index("grizzly") < html.index("none of these") and "90.0%" in html

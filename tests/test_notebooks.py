@@ -46,5 +46,5 @@ def test_app_notebook_builds_the_app():
     views = [o for c in nb.cells for o in c.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(views) == 1
     states = [m["state"] for m in nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"].values()]
-    assert any(s.get("description") == "Classify" for s in states) and any(s.get("_model_name") == "FileUploadModel" for s in states)
+    assert any(s.get("description") == "Classify" for s in states) and any(s.get("_model_name") == "AnyModel" and s.get("short_side") for s in states)
     assert "Bear classifier" in str(states) and "bear-message" not in str(states)

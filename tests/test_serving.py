@@ -1,6 +1,7 @@
 """Serving a class: kernels of visitors who left are culled while the preheated pool stays, and
 no file of the served folder reaches a visitor, through `voila bears.ipynb` and, as on Binder,
 through `jupyter server` at /voila/render/bears.ipynb."""
+import gzip
 import json
 import secrets
 import shutil
@@ -129,3 +130,26 @@ def test_committed_settings_cull_idle_kernels_and_serve_no_files():
     for kind in ("voila", "jupyter"):
         s = settings(kind)
         assert 0 < s["cull_idle_timeout"] and 0 < s["cull_interval"] <= s["cull_idle_timeout"]
+
+
+def get(url: str) -> tuple[dict, bytes]:
+    """Headers and raw body of a GET from a browser that accepts gzip."""
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept-Encoding": "gzip, deflate, br"}),
+                                timeout=120) as r:
+        return dict(r.headers), r.read()
+
+
+@pytest.mark.parametrize("kind", ["voila", "jupyter"])
+def test_responses_are_compressed_and_the_page_loads_from_its_own_host_only(kind):
+    """The page and Voila's scripts arrive gzipped on both routes (Voila's own tornado settings cannot
+    turn that on: serving.compress_responses does), and the page's Content-Security-Policy keeps
+    the browser from fetching anything from another host (Voila's template links a CDN stylesheet;
+    test_browser checks that no request leaves)."""
+    with serve(kind) as server:
+        page_headers, body = get(server.url)
+        script_headers, script = get(f"{server.base}/voila/static/voila.js")
+        assert page_headers.get("Content-Encoding") == script_headers.get("Content-Encoding") == "gzip"
+        assert len(gzip.decompress(script)) > 2 * len(script) and b"voila" in gzip.decompress(body)
+        policy = dict(p.strip().split(" ", 1) for p in page_headers["Content-Security-Policy"].split(";"))
+        for directive in ("default-src", "style-src", "font-src", "connect-src"):
+            assert policy[directive].split()[0] == "'self'" and "http" not in policy[directive]

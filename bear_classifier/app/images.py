@@ -21,6 +21,7 @@ pillow_heif.register_heif_opener()  # HEIC/HEIF from iPhones and macOS Safari (P
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
 MAX_PIXELS = 100_000_000  # 100 MP: larger than any phone photo, far below a bomb.
 DRAFT_PIXELS = 4_000_000  # JPEGs above this decode at reduced scale; smaller ones exactly.
+MAX_UPLOAD_BYTES = 50 * 2**20  # an upload's cap: far above any phone photo (HEIC 2-5 MB, JPEG 3-12 MB)
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
@@ -66,6 +67,12 @@ def open_image(source: bytes | str | Path, min_side: int | None = None, shrink: 
         scale = min_side / min(im.size)
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BILINEAR)
     return im
+
+
+def check_upload_size(size: int, name: str = "The file"):
+    """Raise BadImage (one line naming the file) when an upload of `size` bytes is over the cap."""
+    if size > MAX_UPLOAD_BYTES:
+        raise BadImage(f"{name} is too large ({size / 2**20:.0f} MB); the limit is {MAX_UPLOAD_BYTES // 2**20} MB.")
 
 
 def to_rgb(im: Image.Image) -> Image.Image:

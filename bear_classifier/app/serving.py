@@ -4,6 +4,19 @@ import functools
 from datetime import UTC, datetime
 
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from tornado.ioloop import IOLoop
+from tornado.web import Application, GZipContentEncoding
+
+
+def compress_responses(voila):
+    """Gzip the responses of the tornado app that `voila` (the Voila application) has built.
+
+    `compress_response` in Voila.tornado_settings does nothing: Voila copies those settings into
+    its app after building it, and tornado reads that one while building. On Binder's route,
+    ServerApp.tornado_settings sets it (binder/jupyter/jupyter_server_config.json)."""
+    app = getattr(voila, "app", None)
+    if isinstance(app, Application) and GZipContentEncoding not in app.transforms:
+        app.transforms.append(GZipContentEncoding)
 
 
 class KernelManager(AsyncMappingKernelManager):
@@ -21,6 +34,8 @@ class KernelManager(AsyncMappingKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._clock_restarted = set()
+        # Voila builds its tornado app after this manager and then starts the loop: this runs first.
+        IOLoop.current().add_callback(compress_responses, self.parent)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

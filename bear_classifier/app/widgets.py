@@ -1,7 +1,7 @@
-"""The app's widgets: upload a photo, press Classify, read the answer.
+"""The app's widgets: choose or take a photo, press Classify, read the answer.
 
-Phone-first (full-width controls, 48 px touch targets, the picker offers the camera)
-and unbreakable: every upload ends in a prediction or a one-line message.
+Phone-first (full-width controls, 48 px touch targets, the photo shrunk on the phone before
+it is sent: picker.py) and unbreakable: every upload ends in a prediction or a one-line message.
 """
 from __future__ import annotations
 
@@ -15,19 +15,12 @@ from PIL import Image
 from ..core import OTHER, ModelError
 from .classifier import Classifier, Prediction
 from .watchdog import Watchdog
+from .picker import PhotoPicker
 from .wording import instruction, title
 
 TOUCH = "48px"
 PREVIEW_SIDE = 480
 BAR_COLOURS = {OTHER: "#9e9e9e"}
-
-
-def upload_bytes(upload: widgets.FileUpload) -> tuple[str, bytes] | None:
-    """(name, content) of the newest uploaded file (ipywidgets 8: a tuple of dicts), or None."""
-    if not upload.value:
-        return None
-    f = upload.value[-1]
-    return f.get("name", ""), bytes(f["content"])
 
 
 def preview_jpeg(im: Image.Image) -> bytes:
@@ -55,7 +48,7 @@ def bars_html(probs: dict[str, float]) -> str:
 
 
 class BearApp:
-    """FileUpload + Classify button + photo + answer + bars, wired to a Classifier.
+    """Photo picker + Classify button + photo + answer + bars, wired to a Classifier.
     The wording comes from the classifier's classes."""
 
     def __init__(self, classifier: Classifier):
@@ -65,18 +58,17 @@ class BearApp:
         notice = f"<p class='bear-notice' style='color:#8a6d00'>{html.escape(classifier.notice)}</p>" if classifier.notice else ""
         self.header = widgets.HTML(f"<h2 style='margin:0.3em 0'>{html.escape(title(classes))}</h2>"
                                    f"<p>{html.escape(instruction(classes))}</p>{notice}")
-        self.upload = widgets.FileUpload(accept="image/*", multiple=False, description="Choose photo",
-                                         layout=widgets.Layout(width="100%", height=TOUCH))
-        self.button = widgets.Button(description="Classify", button_style="primary", icon="search",
+        self.picker = PhotoPicker(layout=full)
+        self.button = widgets.Button(description="Classify", button_style="primary",
                                      layout=widgets.Layout(width="100%", height=TOUCH))
         self.image = widgets.Image(format="jpeg", layout=widgets.Layout(max_width="100%", height="auto"))
         self.image.layout.display = "none"
         self.answer = widgets.HTML(layout=full)
         self.bars = widgets.HTML(layout=full)
         self.button.on_click(lambda _: self.classify())
-        self.upload.observe(lambda _: self._received(), names="value")
+        self.picker.observe(lambda _: self._picked(), names="state")
         self.widget = widgets.VBox(
-            [self.header, Watchdog(), self.upload, self.button, self.image, self.answer, self.bars],
+            [self.header, Watchdog(), self.picker, self.button, self.image, self.answer, self.bars],
             layout=widgets.Layout(width="100%", max_width="640px", padding="0 8px"))
 
     @staticmethod
@@ -87,14 +79,18 @@ class BearApp:
         except ModelError as e:
             return widgets.HTML(f"<p class='bear-message'>{html.escape(str(e))}</p>")
 
-    def _received(self):
-        """A new upload has fully arrived: drop the last answer and say so, so that nobody
-        (on a slow phone connection, say) classifies the previous photo by mistake."""
+    def _picked(self):
+        """A photo started to arrive, arrived or was refused: drop the last answer and say so, so that
+        nobody (on a slow phone connection, say) reads or classifies the previous photo by mistake."""
         self.bars.value = ""
         self.image.layout.display = "none"
-        if self.upload.value:
-            name = self.upload.value[-1].get("name") or "your photo"
-            self._say(f"Received {name}. Press Classify.", "ready")
+        state = self.picker.state
+        if state == "receiving":
+            self.answer.value = ""
+        elif state == "received":
+            self._say(f"Received {self.picker.name}. Press Classify.", "ready")
+        elif state == "refused":
+            self._say(self.picker.message, "message")
 
     def _say(self, text: str, kind: str = "result"):
         self.answer.value = f"<p class='bear-{kind}' style='font-size:1.15em;margin:0.5em 0'>{html.escape(text)}</p>"
@@ -103,11 +99,13 @@ class BearApp:
         """Classify the current upload and show the result; never raises."""
         self.button.disabled, self.button.description = True, "Classifying…"
         try:
-            upload = upload_bytes(self.upload)
-            if upload is None:
+            if self.picker.state == "receiving":
+                self._say(f"{self.picker.name} is still arriving; press Classify once the page names it.", "message")
+                return None
+            if self.picker.photo is None:
                 self._say("Choose a photo first.", "message")
                 return None
-            _, data = upload
+            _, data = self.picker.photo
             pred = self.classifier.classify(data)
             if pred.image is not None:
                 self.image.value = preview_jpeg(pred.image)
