@@ -24,9 +24,10 @@ from .cache import is_image_name
 CALIBRATION_PHOTOS = 200  # evenly spaced over the training photos; MODEL_CARD.md says how this was chosen
 
 
-def export_learner(learn, out: Path, calibration: Sequence[Path] | None = None) -> Path:
+def export_learner(learn, out: Path, calibration: Sequence[Path] | None) -> Path:
     """Write `out` (the pickle references only fastai, timm and torch, not this package)
-    and its ONNX copy beside it: int8, calibrated on `calibration` photos, or float32 without them."""
+    and its ONNX copy beside it: int8, calibrated on `calibration` photos (`calibration_photos`
+    of the training split), or float32 when None."""
     from fastai.vision.all import trainable_params
 
     learn.opt, learn.splitter = None, trainable_params  # optimizer state is not exported anyway
