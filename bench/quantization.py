@@ -6,6 +6,7 @@ with the float32 copy's, the app's session options). The committed export.onnx i
 
     .venv/bin/python -m bench.quantization [--data data/bears --negatives data/notbears]    # prints JSON
 """
+
 import argparse
 import contextlib
 import json
@@ -33,8 +34,10 @@ SETTINGS = {  # changes from the shipped setting (the first); "photos": how many
     "8-bit weights": {"reduce_range": False},
     "per-tensor weights": {"per_channel": False},
     "Entropy ranges": {"calibrate_method": CalibrationMethod.Entropy},
-    "Percentile ranges (99.999)": {"calibrate_method": CalibrationMethod.Percentile,
-                                   "extra_options": {"CalibPercentile": 99.999}},
+    "Percentile ranges (99.999)": {
+        "calibrate_method": CalibrationMethod.Percentile,
+        "extra_options": {"CalibPercentile": 99.999},
+    },
     "int8 activations": {"activation_type": QuantType.QInt8},
     "QOperator format": {"quant_format": QuantFormat.QOperator},
     "100 photos": {"photos": 100},
@@ -43,7 +46,7 @@ SETTINGS = {  # changes from the shipped setting (the first); "photos": how many
 
 
 def probabilities(clf: Classifier, x: np.ndarray) -> np.ndarray:
-    z = np.concatenate([clf.logits(x[i:i + 25]) for i in range(0, len(x), 25)]).astype(np.float64)
+    z = np.concatenate([clf.logits(x[i : i + 25]) for i in range(0, len(x), 25)]).astype(np.float64)
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
@@ -87,19 +90,30 @@ def main():
             got = labels(probs)
             largest = np.abs(probs - reference).max(axis=1)
             fwd_int8, fwd_float32 = forward_p50([int8, float32], x[:1])
-            return {"labels_changed": [f"{v.parent.name}/{v.name[:12]}: {b} -> {c}"
-                                       for v, b, c in zip(valid, expected, got, strict=True) if b != c],
-                    "largest_probability_difference": round(float(largest.max()), 4),
-                    "mean_largest_difference": round(float(largest.mean()), 4),
-                    "correct": sum(map(str.__eq__, got, truth)), "onnx_mb": round(size / 1e6, 2),
-                    "forward_p50_ms": fwd_int8, "float32_forward_p50_ms": fwd_float32}
+            return {
+                "labels_changed": [
+                    f"{v.parent.name}/{v.name[:12]}: {b} -> {c}"
+                    for v, b, c in zip(valid, expected, got, strict=True)
+                    if b != c
+                ],
+                "largest_probability_difference": round(float(largest.max()), 4),
+                "mean_largest_difference": round(float(largest.mean()), 4),
+                "correct": sum(map(str.__eq__, got, truth)),
+                "onnx_mb": round(size / 1e6, 2),
+                "forward_p50_ms": fwd_int8,
+                "float32_forward_p50_ms": fwd_float32,
+            }
 
-        out = {"model": str(a.model), "calibration": f"evenly spaced photos of the {len(train)}-photo training split",
-               "validation_photos": len(valid), "float32_correct": sum(map(str.__eq__, expected, truth)),
-               # the committed copy, for the record: its calibration photos (the CLI's, from the training
-               # folders) include about a fifth of the validation split
-               "shipped_export_onnx": judged(Classifier.load(a.model), a.model.with_suffix(".onnx").stat().st_size),
-               "settings": {}}
+        out = {
+            "model": str(a.model),
+            "calibration": f"evenly spaced photos of the {len(train)}-photo training split",
+            "validation_photos": len(valid),
+            "float32_correct": sum(map(str.__eq__, expected, truth)),
+            # the committed copy, for the record: its calibration photos (the CLI's, from the training
+            # folders) include about a fifth of the validation split
+            "shipped_export_onnx": judged(Classifier.load(a.model), a.model.with_suffix(".onnx").stat().st_size),
+            "settings": {},
+        }
         for name, change in SETTINGS.items():
             change = dict(change)
             photos = calibration_photos(train, change.pop("photos", CALIBRATION_PHOTOS))

@@ -1,4 +1,5 @@
 """The committed export.pkl and its int8 export.onnx: small, loadable, one model, and as good as the card says."""
+
 import json
 import subprocess
 import sys
@@ -6,14 +7,19 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import ROOT, shared
-from bear_classifier.core import sha256_file
-from bear_classifier.training.evaluate import (bear_answers, negative_answers, reviewed_labels, score_bears,
-                                               score_negatives)
-from bear_classifier.app.images import open_image
 from bear_classifier.app.classifier import Classifier
-from bear_classifier.training.adapters import learner_classifier
+from bear_classifier.app.images import open_image
+from bear_classifier.core import sha256_file
 from bear_classifier.photos.manifest import MANIFESTS
+from bear_classifier.training.adapters import learner_classifier
+from bear_classifier.training.evaluate import (
+    bear_answers,
+    negative_answers,
+    reviewed_labels,
+    score_bears,
+    score_negatives,
+)
+from helpers import ROOT, shared
 
 MODEL = ROOT / "export.pkl"
 # Floors: the figures in MODEL_CARD.md, rounded down (held-out photos, never used for training or tuning).
@@ -33,6 +39,7 @@ def shipped():
 @pytest.fixture(scope="module")
 def learn():
     from fastai.learner import load_learner
+
     return load_learner(MODEL)
 
 
@@ -61,6 +68,7 @@ def test_the_int8_copy_answers_like_the_learner_on_every_held_out_bear(shipped, 
     int8, reference = shipped.probabilities(ims), float32.probabilities(ims)
     largest = np.abs(int8 - reference).max(axis=1)
     assert largest.max() <= INT8_LARGEST and largest.mean() <= INT8_MEAN, (largest.max(), largest.mean())
+
     def label(probs):
         return shipped.decide(dict(zip(shipped.vocab, probs))).label
 

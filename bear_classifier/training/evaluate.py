@@ -3,8 +3,10 @@ folder labels and the reviewed ones: its int8 copy (the app's export.onnx) and i
 side by side, every photo whose answer differs between them, and the ImageNet-head baseline
 (`make evaluate`).
 
-    python -m bear_classifier.training.evaluate [--model export.pkl] [--bears data/bears-test] [--notbears data/notbears-test] [--baseline]
+    python -m bear_classifier.training.evaluate [--model export.pkl] [--bears data/bears-test]
+        [--notbears data/notbears-test] [--baseline]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,22 +56,33 @@ def score_bears(answers: dict[str, Prediction], reviewed: dict[str, str] | None 
 
 def _score(answers: dict, truth: dict[str, str]) -> dict:
     wrong = [f"{name} -> {pred.label or pred.message}" for name, pred in answers.items() if pred.label != truth[name]]
-    return {"images": len(answers), "correct": len(answers) - len(wrong),
-            "accuracy": round(1 - len(wrong) / len(answers), 4), "errors": wrong}
+    return {
+        "images": len(answers),
+        "correct": len(answers) - len(wrong),
+        "accuracy": round(1 - len(wrong) / len(answers), 4),
+        "errors": wrong,
+    }
 
 
 def score_negatives(answers: dict[str, Prediction]) -> dict:
     """Share of `negative_answers` that are "none of these" (only for models that have that class)."""
     misses = [f"{name} -> {p.label or p.message}" for name, p in answers.items() if p.label != OTHER]
-    return {"images": len(answers), "rejected": len(answers) - len(misses),
-            "rejection_rate": round(1 - len(misses) / len(answers), 4), "misses": misses}
+    return {
+        "images": len(answers),
+        "rejected": len(answers) - len(misses),
+        "rejection_rate": round(1 - len(misses) / len(answers), 4),
+        "misses": misses,
+    }
 
 
 def differences(a: dict[str, Prediction], b: dict[str, Prediction], names: tuple[str, str]) -> dict:
     """Where two copies of a model answer the same photos differently: every photo whose label
     differs, and the largest difference of any probability."""
-    changed = [f"{k}: {names[0]} {a[k].label} ({a[k].probability:.3f}), "
-               f"{names[1]} {b[k].label} ({b[k].probability:.3f})" for k in a if a[k].label != b[k].label]
+    changed = [
+        f"{k}: {names[0]} {a[k].label} ({a[k].probability:.3f}), {names[1]} {b[k].label} ({b[k].probability:.3f})"
+        for k in a
+        if a[k].label != b[k].label
+    ]
     largest = max((abs(a[k].probs[c] - b[k].probs[c]) for k in a if a[k].ok for c in a[k].probs), default=0.0)
     return {"labels_changed": changed, "largest_probability_difference": round(largest, 4)}
 
@@ -82,8 +95,13 @@ def imagenet_baseline(classes=tuple(sorted(BEARS)), arch: str = "lite0") -> Clas
     return torch_classifier(create_classifier(list(classes), arch), list(classes), Transform(mean=mean, std=std))
 
 
-def report(model: Path, bears: Path, notbears: Path | None = None, reviewed: dict[str, str] | None = None,
-           baseline: bool = False) -> dict:
+def report(
+    model: Path,
+    bears: Path,
+    notbears: Path | None = None,
+    reviewed: dict[str, str] | None = None,
+    baseline: bool = False,
+) -> dict:
     """Scores of the app's copy of `model` (export.onnx: int8) and of its float32 copy (made here
     from the export) side by side, every photo they answer differently, and optionally the scores
     of the ImageNet-head baseline."""
@@ -96,23 +114,35 @@ def report(model: Path, bears: Path, notbears: Path | None = None, reviewed: dic
         if notbears:
             answers[name]["notbears"] = negative_answers(clf, notbears)
             out[name]["notbears"] = score_negatives(answers[name]["notbears"])
-    out["int8_vs_float32"] = {part: differences(answers["int8"][part], answers["float32"][part], ("int8", "float32"))
-                              for part in answers["int8"]}
+    out["int8_vs_float32"] = {
+        part: differences(answers["int8"][part], answers["float32"][part], ("int8", "float32"))
+        for part in answers["int8"]
+    }
     if baseline:
         out["baseline_imagenet_head"] = score_bears(bear_answers(imagenet_baseline(), bears), reviewed)
     return out
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Score export.pkl's int8 and float32 copies (and the ImageNet-head "
-                                "baseline) on held-out folders.")
+    p = argparse.ArgumentParser(
+        description="Score export.pkl's int8 and float32 copies (and the ImageNet-head baseline) on held-out folders."
+    )
     p.add_argument("--model", type=Path, default=Path("export.pkl"))
-    p.add_argument("--bears", type=Path, default=Path("data/bears-test"),
-                   help="folder of class sub-folders (default: the published held-out photos, fetched when missing)")
-    p.add_argument("--notbears", type=Path, default=Path("data/notbears-test"),
-                   help="folder of pictures showing none of the classes")
-    p.add_argument("--reviewed", type=Path, default=MANIFESTS / "bears-test.csv",
-                   help="manifest with a 'reviewed' label column")
+    p.add_argument(
+        "--bears",
+        type=Path,
+        default=Path("data/bears-test"),
+        help="folder of class sub-folders (default: the published held-out photos, fetched when missing)",
+    )
+    p.add_argument(
+        "--notbears",
+        type=Path,
+        default=Path("data/notbears-test"),
+        help="folder of pictures showing none of the classes",
+    )
+    p.add_argument(
+        "--reviewed", type=Path, default=MANIFESTS / "bears-test.csv", help="manifest with a 'reviewed' label column"
+    )
     p.add_argument("--baseline", action="store_true", help="also score the ImageNet-head baseline in this run")
     a = p.parse_args(argv)
     try:

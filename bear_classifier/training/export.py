@@ -5,6 +5,7 @@ the `.pkl` in its metadata. `--float32` writes the unquantized copy instead (4x 
 
     python -m bear_classifier.training.export export.pkl [--calibration data/bears data/notbears] [--float32]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,9 @@ def write_onnx(learn, path: Path, source: Path | None = None, calibration: Seque
     example = torch.zeros(2, 3, clf.transform.size, clf.transform.size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.export's notes about the traced graph
-        program = torch.onnx.export(model, (example,), dynamo=True, verbose=False,
-                                    dynamic_shapes=({0: torch.export.Dim("batch", max=1024)},))
+        program = torch.onnx.export(
+            model, (example,), dynamo=True, verbose=False, dynamic_shapes=({0: torch.export.Dim("batch", max=1024)},)
+        )
     program.optimize()
     proto = program.model_proto
     if calibration is not None:
@@ -92,9 +94,17 @@ def quantize(model, transform: Transform, photos: Sequence[Path], **settings):
         # ONNX's shape inference and ORT's graph optimizations (the symbolic shape inference, for
         # transformers, fails on fastai's concat-pooling heads)
         quant_pre_process(Path(tmp) / "float32.onnx", Path(tmp) / "prepared.onnx", skip_symbolic_shape=True)
-        settings = dict(quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax) | settings
+        settings = (
+            dict(
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                reduce_range=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax,
+            )
+            | settings
+        )
         quantize_static(Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx", Photos(), **settings)
         return onnx.load(str(Path(tmp) / "int8.onnx"))
 
@@ -124,8 +134,10 @@ def calibration_photos(sources: Sequence[Path], n: int = CALIBRATION_PHOTOS) -> 
     files = (p for s in sources for p in (s.rglob("*") if s.is_dir() else [s]))
     paths = sorted(p for p in files if p.is_file() and is_image_name(p))
     if not paths:
-        raise DataError(f"no calibration photos in {', '.join(map(str, sources))}: pass --calibration with "
-                        "folders of the model's training photos (make data fetches the bears'), or --float32")
+        raise DataError(
+            f"no calibration photos in {', '.join(map(str, sources))}: pass --calibration with "
+            "folders of the model's training photos (make data fetches the bears'), or --float32"
+        )
     return paths if len(paths) <= n else [paths[i * len(paths) // n] for i in range(n)]
 
 
@@ -139,12 +151,19 @@ def float32_copy(export: Path) -> Classifier:
 def main(argv=None):
     p = argparse.ArgumentParser(description="Write the ONNX copy (export.onnx) of a fastai export for the app.")
     p.add_argument("export", type=Path, nargs="?", default=Path("export.pkl"))
-    p.add_argument("--calibration", type=Path, nargs="+", default=[Path("data/bears"), Path("data/notbears")],
-                   metavar="FOLDER", help=f"folders of the model's training photos (never held-out ones): the int8 "
-                   f"copy is calibrated on {CALIBRATION_PHOTOS} of them, evenly spaced (default: data/bears "
-                   "data/notbears)")
-    p.add_argument("--float32", action="store_true",
-                   help="write the float32 copy instead (4x larger, no photos needed)")
+    p.add_argument(
+        "--calibration",
+        type=Path,
+        nargs="+",
+        default=[Path("data/bears"), Path("data/notbears")],
+        metavar="FOLDER",
+        help=f"folders of the model's training photos (never held-out ones): the int8 "
+        f"copy is calibrated on {CALIBRATION_PHOTOS} of them, evenly spaced (default: data/bears "
+        "data/notbears)",
+    )
+    p.add_argument(
+        "--float32", action="store_true", help="write the float32 copy instead (4x larger, no photos needed)"
+    )
     a = p.parse_args(argv)
     if not a.export.is_file():
         fail(f"{a.export} not found")
