@@ -67,7 +67,7 @@ dataset: install-train
 suspects: install-train
 	$(PY) -m bear_classifier.training.clean --data $(DATA) --negatives $(NEGATIVES) --decisions cleaning.csv --out suspects.csv
 
-## Score export.pkl and the ImageNet-head baseline on the held-out photos (raw and reviewed labels)
+## Score export.pkl's int8 and float32 copies and the ImageNet-head baseline on the held-out photos (raw and reviewed labels)
 evaluate: install-train
 	$(PY) -m bear_classifier.training.evaluate --baseline
 

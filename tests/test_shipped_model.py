@@ -1,4 +1,5 @@
-"""The committed export.pkl and export.onnx: small, loadable, one model, and as good as the card says."""
+"""The committed export.pkl and its int8 export.onnx: small, loadable, one model, and as good as the card says."""
+
 import json
 import subprocess
 import sys
@@ -6,18 +7,28 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import ROOT, shared
-from bear_classifier.core import sha256_file
-from bear_classifier.training.evaluate import reviewed_labels, score_bears, score_negatives
-from bear_classifier.app.images import open_image
 from bear_classifier.app.classifier import Classifier
-from bear_classifier.training.adapters import learner_classifier
+from bear_classifier.app.images import open_image
+from bear_classifier.core import sha256_file
 from bear_classifier.photos.manifest import MANIFESTS
+from bear_classifier.training.adapters import learner_classifier
+from bear_classifier.training.evaluate import (
+    bear_answers,
+    negative_answers,
+    reviewed_labels,
+    score_bears,
+    score_negatives,
+)
+from helpers import ROOT, shared
 
 MODEL = ROOT / "export.pkl"
 # Floors: the figures in MODEL_CARD.md, rounded down (held-out photos, never used for training or tuning).
-BEARS_TEST_FLOOR = 0.95
+BEARS_TEST_FLOOR = 0.96
 NOTBEARS_TEST_FLOOR = 0.94
+# The int8 copy against the learner (float32), set from the 350 validation photos of the training folder
+# (MODEL_CARD.md): largest probability difference 0.22, mean of each photo's largest 0.008.
+INT8_LARGEST, INT8_MEAN = 0.3, 0.02
+INT8_LABEL_CHANGES = {"black/jeffridgeway_0013.jpg"}  # int8 black (right), float32 grizzly: MODEL_CARD.md
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +39,12 @@ def shipped():
 @pytest.fixture(scope="module")
 def learn():
     from fastai.learner import load_learner
+
     return load_learner(MODEL)
 
 
 def test_export_is_small_and_loads_in_a_fresh_process(tmp_path):
-    assert MODEL.stat().st_size <= 15e6 and MODEL.with_suffix(".onnx").stat().st_size <= 15e6
+    assert MODEL.stat().st_size <= 15e6 and MODEL.with_suffix(".onnx").stat().st_size <= 4e6
     code = f"from fastai.learner import load_learner; print(list(load_learner({str(MODEL)!r}).dls.vocab))"
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -49,35 +61,44 @@ def test_the_app_loads_the_onnx_copy_of_this_very_export(shipped):
     assert not shipped.notice and shipped.source_sha256 == sha256_file(MODEL)
 
 
-def test_onnx_equals_the_learner_on_real_photos(shipped, learn):
-    slow = learner_classifier(learn)
-    photos = sorted(shared("bears-test").glob("*/*"))[::10]
+def test_the_int8_copy_answers_like_the_learner_on_every_held_out_bear(shipped, learn):
+    float32 = learner_classifier(learn)  # the float32 ONNX copy equals it within 1e-4 (test_train)
+    photos = sorted(shared("bears-test").glob("*/*"))
     ims = [open_image(p, min_side=shipped.transform.resize_to, shrink=False) for p in photos]
-    assert np.abs(shipped.probabilities(ims) - slow.probabilities(ims)).max() <= 1e-4
+    int8, reference = shipped.probabilities(ims), float32.probabilities(ims)
+    largest = np.abs(int8 - reference).max(axis=1)
+    assert largest.max() <= INT8_LARGEST and largest.mean() <= INT8_MEAN, (largest.max(), largest.mean())
+
+    def label(probs):
+        return shipped.decide(dict(zip(shipped.vocab, probs))).label
+
+    changed = {f"{p.parent.name}/{p.name}" for p, a, b in zip(photos, int8, reference) if label(a) != label(b)}
+    assert changed == INT8_LABEL_CHANGES
 
 
-def test_classify_matches_learn_predict_on_every_held_out_photo(shipped, learn):
+def test_the_apps_preprocessing_matches_learn_predict_on_every_held_out_photo(learn):
     from fastai.vision.core import PILImage
 
+    float32 = learner_classifier(learn)  # the app's decoding and transform, the learner's model
     photos = sorted(shared("bears-test").glob("*/*"))  # 120 web photos, up to 10 MP
     assert len(photos) == 120
     with learn.no_bar():
         for p in photos:
             expected = learn.predict(PILImage.create(p))[2]
-            got = shipped.classify(p.read_bytes())
+            got = float32.classify(p.read_bytes())
             diff = max(abs(got.probs[c] - float(expected[i])) for i, c in enumerate(learn.dls.vocab))
             assert diff <= 0.02, (p.name, diff)
 
 
 def test_held_out_bears(shipped):
-    result = score_bears(shipped, shared("bears-test"), reviewed_labels(MANIFESTS / "bears-test.csv"))
+    result = score_bears(bear_answers(shipped, shared("bears-test")), reviewed_labels(MANIFESTS / "bears-test.csv"))
     print(json.dumps(result, indent=1))
     assert result["images"] == 120 and result["reviewed"]["images"] == 119
     assert result["accuracy"] >= BEARS_TEST_FLOOR and result["reviewed"]["accuracy"] >= BEARS_TEST_FLOOR
 
 
 def test_held_out_negatives_are_answered_none_of_these(shipped):
-    result = score_negatives(shipped, shared("notbears-test"))
+    result = score_negatives(negative_answers(shipped, shared("notbears-test")))
     print(json.dumps(result, indent=1))
     assert result["images"] == 78
     assert result["rejection_rate"] >= NOTBEARS_TEST_FLOOR

@@ -1,6 +1,8 @@
 """Tiny end-to-end training: probe + fine-tune, export, load_learner in a fresh process, the
 ONNX copy for the app; resnet18 offline; your own classes; the probe's parts on synthetic data."""
+
 import json
+import os
 import subprocess
 import sys
 
@@ -8,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import BEAR_CLASSES, ROOT, link_classes, link_photos, shared
 from bear_classifier.app.classifier import Classifier
 from bear_classifier.app.widgets import BearApp
 from bear_classifier.core import OTHER, ModelError
@@ -16,9 +17,11 @@ from bear_classifier.training.adapters import learner_classifier, load_classifie
 from bear_classifier.training.probe import fit_head, out_of_fold, pick_threshold
 from bear_classifier.training.recipe import Recipe
 from bear_classifier.training.train import train
+from helpers import BEAR_CLASSES, ROOT, link_classes, link_photos, shared
 
 TINY = Recipe(size=64, bs=8, epochs=1)  # exercises the optional fine-tuning too
 VOCAB = ["black", "grizzly", OTHER, "teddy"]
+TINY_INT8_TOLERANCE = 0.01  # the int8 copy's largest difference from the learner on these photos measured 0.0002
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def tiny_export(tmp_path_factory):
     data = link_classes(tmp / "data", "bears", BEAR_CLASSES, 8)
     neg = link_photos(tmp / "neg", sorted(shared("notbears").glob("*.jpg"))[:8])
     out = tmp / "export.pkl"
-    learn, facts = train(data, out, neg, cache=tmp / "cache", recipe=TINY, verbose=False)
+    _, facts = train(data, out, neg, cache=tmp / "cache", recipe=TINY, verbose=False)
     return out, facts
 
 
@@ -83,20 +86,55 @@ def test_training_reports_facts(tiny_export):
     assert 0 <= facts["valid_accuracy"] <= 1 and 0.5 <= facts["other_threshold"] <= 0.99
 
 
-def test_onnx_copy_matches_the_learner(tiny_export):
+def export_cli(export, *args, cwd=ROOT, timeout=300):
+    """`python -m bear_classifier.training.export export *args`, run as a user would in `cwd`."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run(
+        [sys.executable, "-m", "bear_classifier.training.export", str(export), *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_training_writes_an_int8_copy_close_to_the_learner(tiny_export):
+    import onnx
+
     out, facts = tiny_export
     fast, slow = Classifier.load(out), learner_classifier(load_learner_quietly(out))
     assert not fast.notice and fast.vocab == slow.vocab == VOCAB
     assert fast.other_threshold == slow.other_threshold and abs(fast.other_threshold - facts["other_threshold"]) < 1e-4
+    graph = onnx.load(str(out.with_suffix(".onnx"))).graph
+    stored = {t.name: t.data_type for t in graph.initializer}
+    dequantized = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    assert convs and all(stored[dequantized[n.input[1]]] == onnx.TensorProto.INT8 for n in convs)  # int8 weights
+    ims = [fast.classify(b).image for b in photos("black") + photos("teddy")]
+    diff = np.abs(fast.probabilities(ims) - slow.probabilities(ims)).max()  # a batch of four
+    assert diff < TINY_INT8_TOLERANCE, diff
+
+
+def test_the_float32_copy_equals_the_learner(tiny_export, tmp_path):
+    out, _ = tiny_export
+    export = tmp_path / "export.pkl"
+    export.write_bytes(out.read_bytes())
+    r = export_cli(export, "--float32")
+    assert r.returncode == 0, r.stderr[-2000:]
+    fast, slow = Classifier.load(export), learner_classifier(load_learner_quietly(export))
     ims = [fast.classify(b).image for b in photos()]
     assert np.abs(fast.probabilities(ims) - slow.probabilities(ims)).max() < 1e-4  # a batch of two
+    assert export.with_suffix(".onnx").stat().st_size > 3 * out.with_suffix(".onnx").stat().st_size
 
 
 def test_a_fresh_process_classifies_with_onnx_alone(tiny_export):
     out, _ = tiny_export
-    code = (f"import sys; from bear_classifier.app.classifier import Classifier; c = Classifier.load({str(out)!r});"
-            f"p = c.classify(open({str(sorted((shared('bears-test') / 'teddy').iterdir())[0])!r}, 'rb').read());"
-            "print(p.label in c.vocab, [m for m in ('torch', 'fastai', 'timm', 'torchvision') if m in sys.modules])")
+    code = (
+        f"import sys; from bear_classifier.app.classifier import Classifier; c = Classifier.load({str(out)!r});"
+        f"p = c.classify(open({str(sorted((shared('bears-test') / 'teddy').iterdir())[0])!r}, 'rb').read());"
+        "print(p.label in c.vocab, [m for m in ('torch', 'fastai', 'timm', 'torchvision') if m in sys.modules])"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["True", "[]"]
@@ -135,34 +173,49 @@ def test_training_falls_back_to_the_export_with_one_line(tiny_export, tmp_path):
 def test_damaged_exports_are_one_line_messages(tiny_export, tmp_path):
     out, _ = tiny_export
     (tmp_path / "export.pkl").write_bytes(out.read_bytes()[:5000])  # an interrupted copy
-    with pytest.raises(ModelError, match="export.onnx is missing, and export.pkl could not be loaded") as e:
+    with pytest.raises(ModelError, match=r"export\.onnx is missing, and export\.pkl could not be loaded") as e:
         load_classifier(tmp_path / "export.pkl")
     assert "\n" not in str(e.value)
     assert "bear-message" in BearApp.load(str(tmp_path / "export.pkl")).value
-    r = subprocess.run([sys.executable, "-m", "bear_classifier.training.export", str(tmp_path / "export.pkl")], cwd=ROOT,
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode != 0 and r.stderr.splitlines()[-1].startswith("error: ") and "Traceback" not in r.stderr
+    r = export_cli(tmp_path / "export.pkl", "--float32")
+    assert r.returncode == 2 and r.stderr.splitlines()[-1].startswith("error: ") and "Traceback" not in r.stderr
+    assert "could not be loaded" in r.stderr
     import onnx
 
     foreign = onnx.load(str(out.with_suffix(".onnx")))
     del foreign.metadata_props[:]  # an ONNX model from elsewhere
     onnx.save(foreign, str(tmp_path / "foreign.onnx"))
-    with pytest.raises(ModelError, match="not written by bear_classifier.training.export"):
+    with pytest.raises(ModelError, match=r"not written by bear_classifier\.training\.export"):
         Classifier.load(tmp_path / "foreign.onnx")
 
 
 def test_a_book_style_export_gets_its_onnx_copy(tmp_path):
     """Chapter 2's learner (vision_learner, resnet18, Resize) exported elsewhere: the CLI writes its
-    ONNX copy, which answers like the learner and like learn.predict."""
-    from fastai.vision.all import (CategoryBlock, DataBlock, ImageBlock, PILImage, RandomSplitter, Resize,
-                                   get_image_files, load_learner, parent_label, resnet18, vision_learner)
+    int8 ONNX copy, calibrated on its photos, which answers like learn.predict."""
+    from fastai.vision.all import (
+        CategoryBlock,
+        DataBlock,
+        ImageBlock,
+        PILImage,
+        RandomSplitter,
+        Resize,
+        get_image_files,
+        load_learner,
+        parent_label,
+        resnet18,
+        vision_learner,
+    )
 
     data = link_classes(tmp_path / "data", "bears", {"black": "black", "grizzly": "grizzly"}, 6)
-    block = DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files, get_y=parent_label,
-                      splitter=RandomSplitter(seed=42), item_tfms=Resize(96))
+    block = DataBlock(
+        blocks=(ImageBlock, CategoryBlock),
+        get_items=get_image_files,
+        get_y=parent_label,
+        splitter=RandomSplitter(seed=42),
+        item_tfms=Resize(96),
+    )
     vision_learner(block.dataloaders(data, bs=4), resnet18, pretrained=False).export(tmp_path / "export.pkl")
-    r = subprocess.run([sys.executable, "-m", "bear_classifier.training.export", str(tmp_path / "export.pkl")], cwd=ROOT,
-                       capture_output=True, text=True, timeout=300)
+    r = export_cli(tmp_path / "export.pkl", "--calibration", data)
     assert r.returncode == 0, r.stderr[-2000:]
     clf, learn = Classifier.load(tmp_path / "export.pkl"), load_learner(tmp_path / "export.pkl")
     assert not clf.notice and clf.transform.method == "crop" and clf.transform.size == 96
@@ -177,18 +230,33 @@ def test_cli_writes_the_onnx_copy_for_an_export_made_elsewhere(tiny_export, tmp_
     out, _ = tiny_export
     export = tmp_path / "export.pkl"  # as if trained on Colab: no export.onnx beside it
     export.write_bytes(out.read_bytes())
-    r = subprocess.run([sys.executable, "-m", "bear_classifier.training.export", str(export)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=300)
+    r = export_cli(export, "--calibration", out.parent / "data", out.parent / "neg")
     assert r.returncode == 0, r.stderr[-2000:]
     clf = Classifier.load(export)
     assert not clf.notice and clf.vocab == VOCAB
 
 
+def test_cli_wants_training_photos_to_calibrate_on(tmp_path):
+    (tmp_path / "export.pkl").write_bytes(b"not read: the photos are checked first")
+    (tmp_path / "empty").mkdir()
+    held_out = link_classes(tmp_path / "bears-test", "bears-test", {"black": "black"}, 1)
+    for args, message in [
+        ([], "no calibration photos in data/bears, data/notbears: pass --calibration"),
+        (["--calibration", tmp_path / "empty"], "no calibration photos in"),
+        (["--calibration", held_out], "is a held-out photo folder"),
+    ]:
+        r = export_cli(tmp_path / "export.pkl", *args, cwd=tmp_path, timeout=60)  # no data/ here
+        assert r.returncode == 2 and r.stderr.strip() == r.stderr.strip().splitlines()[-1], r.stderr
+        assert r.stderr.startswith("error: ") and message in r.stderr
+
+
 def test_export_loads_in_a_fresh_process_without_this_package(tiny_export, tmp_path):
     out, _ = tiny_export
-    code = ("import json, sys; from fastai.learner import load_learner;"
-            f"learn = load_learner({str(out)!r}); print(json.dumps(list(learn.dls.vocab)));"
-            "print('bear_classifier' in sys.modules)")
+    code = (
+        "import json, sys; from fastai.learner import load_learner;"
+        f"learn = load_learner({str(out)!r}); print(json.dumps(list(learn.dls.vocab)));"
+        "print('bear_classifier' in sys.modules)"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     vocab, imported = r.stdout.strip().splitlines()[-2:]
@@ -199,7 +267,7 @@ def test_resnet18_trains_exports_and_classifies_offline(tmp_path, no_network):
     """The second architecture end to end with random weights (its ImageNet weights need the internet)."""
     data = link_classes(tmp_path / "data", "bears", {"black": "black", "grizzly": "grizzly"}, 6)
     recipe = Recipe(arch="resnet18", pretrained=False, size=64, bs=4)
-    learn, facts = train(data, tmp_path / "export.pkl", cache=tmp_path / "cache", recipe=recipe, verbose=False)
+    train(data, tmp_path / "export.pkl", cache=tmp_path / "cache", recipe=recipe, verbose=False)
     clf = Classifier.load(tmp_path / "export.pkl")
     assert not clf.notice and clf.vocab == ["black", "grizzly"]
     assert clf.transform.mean == pytest.approx((0.485, 0.456, 0.406))  # timm's statistics for resnet18
@@ -225,6 +293,20 @@ def test_your_own_classes_get_their_own_wording(tmp_path):
 def test_training_cli_gives_one_line_errors(tmp_path):
     (tmp_path / "only").mkdir()
     (tmp_path / "only" / "a.jpg").write_bytes(b"x")
-    r = subprocess.run([sys.executable, "-m", "bear_classifier.training.train", "--data", str(tmp_path), "--out",
-                        str(tmp_path / "e.pkl"), "--cache", str(tmp_path / "c")], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bear_classifier.training.train",
+            "--data",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "e.pkl"),
+            "--cache",
+            str(tmp_path / "c"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode != 0 and r.stderr.strip().startswith("error: ") and "Traceback" not in r.stderr

@@ -24,7 +24,7 @@ from ..photos.published import locate
 from .archs import create_classifier, split_params
 from .cache import build_cache
 from .datablock import dataloaders
-from .export import export_learner
+from .export import calibration_photos, export_learner
 from .probe import embed, fit_head, out_of_fold, pick_threshold, set_threshold, threshold
 from .recipe import Recipe, add_data_arguments, decisions_file
 
@@ -122,7 +122,8 @@ def train(
     recipe: Recipe = Recipe(),
     verbose: bool = True,
 ):
-    """Verify and cache `data`, train with `recipe`, export to `out` (and its .onnx); returns (learner, facts)."""
+    """Verify and cache `data`, train with `recipe`, export to `out` (and its int8 .onnx, calibrated on
+    the training split); returns (learner, facts)."""
     import torch
 
     t0 = time.time()
@@ -135,7 +136,7 @@ def train(
     fit(learn, recipe, verbose)
     loss, acc = learn.validate()
     t_train = time.time() - t0 - t_cache
-    export_learner(learn, out)
+    export_learner(learn, out, calibration=calibration_photos(dls.train_ds.items))
     facts = {
         "recipe": asdict(recipe),
         "vocab": list(dls.vocab),
