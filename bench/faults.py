@@ -15,6 +15,7 @@ Faults (kernels are killed with SIGKILL, as the out-of-memory killer does):
 - sleep: a phone page is frozen for 20 s and its sockets reset (as a phone asleep): awake, it answers again.
 Phones: 360 px touch pages on emulated 4G (60 ms latency, 9 Mbps down, 3 Mbps up). Prints JSON.
 """
+
 import argparse
 import asyncio
 import json
@@ -46,8 +47,13 @@ from harness.browser import (
 
 MB = 2**20
 BINDER_MB = 2048
-TARGETS = {"crowd": "every visitor served, every photo answered", "pool_answer_s": 30, "kill_notice_s": 10,
-           "restart_notice_s": 10, "sleep": "answers again after waking"}
+TARGETS = {
+    "crowd": "every visitor served, every photo answered",
+    "pool_answer_s": 30,
+    "kill_notice_s": 10,
+    "restart_notice_s": 10,
+    "sleep": "answers again after waking",
+}
 
 
 async def phone(browser):
@@ -73,8 +79,11 @@ async def notice_after(page, t0: float, timeout_s: float = 60) -> dict:
     seconds = time.perf_counter() - t0
     box = await notice.bounding_box()
     width = await page.evaluate("document.documentElement.clientWidth")
-    return {"notice_s": round(seconds, 1), "notice": (await notice.inner_text()).strip().replace("\n", " "),
-            "fits": box["x"] >= 0 and box["x"] + box["width"] <= width}
+    return {
+        "notice_s": round(seconds, 1),
+        "notice": (await notice.inner_text()).strip().replace("\n", " "),
+        "fits": box["x"] >= 0 and box["x"] + box["width"] <= width,
+    }
 
 
 async def reload_answers(page, photo: Path) -> bool:
@@ -163,9 +172,12 @@ async def fault_sleep(browser, kind: str, photos: list[Path], log: Path, asleep_
             out = {"answers_again": answer.startswith("Prediction: "), "answer_s": round(time.perf_counter() - t0, 1)}
         except Exception as e:
             out = {"answers_again": False, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"}
-        out.update(sockets_reset=reset, sockets_opened_after=len(sockets) - reset,
-                   server_saw_the_reset="Starting buffering" in log.read_text(),
-                   notice_after=await page.locator(LOST).is_visible())
+        out.update(
+            sockets_reset=reset,
+            sockets_opened_after=len(sockets) - reset,
+            server_saw_the_reset="Starting buffering" in log.read_text(),
+            notice_after=await page.locator(LOST).is_visible(),
+        )
         await page.context.close()
     return out
 
@@ -189,18 +201,26 @@ async def crowd(browser, kind: str, visitors: int, photos: int, root: Path = ROO
         peak, stop = {"server": 0, "kernel": 0, "tree": 0}, asyncio.Event()
         watcher = asyncio.create_task(sample(server.proc, peak, stop))
         t0 = time.perf_counter()
-        visits = await asyncio.gather(*(visitor(browser, server.url, p, 180, 120)
-                                        for p in photo_sets(visitors, photos)))
+        visits = await asyncio.gather(
+            *(visitor(browser, server.url, p, 180, 120) for p in photo_sets(visitors, photos))
+        )
         wall = time.perf_counter() - t0
         stop.set()
         await watcher
     ready = [v["ready_s"] for v in visits if v["ready_s"] is not None]
-    return {"kind": kind, "served": len(ready), "visitors": visitors,
-            "answered": sum(len(v["answers_s"]) for v in visits), "expected": visitors * photos,
-            "errors": [e for v in visits for e in v["errors"]],
-            "page_ready_s": {"p50": round(statistics.median(ready), 1), "max": round(max(ready), 1)} if ready else None,
-            "wall_s": round(wall, 1), "peak_server_mb": round(peak["server"] / MB),
-            "peak_kernel_mb": round(peak["kernel"] / MB), "peak_server_and_kernels_mb": round(peak["tree"] / MB)}
+    return {
+        "kind": kind,
+        "served": len(ready),
+        "visitors": visitors,
+        "answered": sum(len(v["answers_s"]) for v in visits),
+        "expected": visitors * photos,
+        "errors": [e for v in visits for e in v["errors"]],
+        "page_ready_s": {"p50": round(statistics.median(ready), 1), "max": round(max(ready), 1)} if ready else None,
+        "wall_s": round(wall, 1),
+        "peak_server_mb": round(peak["server"] / MB),
+        "peak_kernel_mb": round(peak["kernel"] / MB),
+        "peak_server_and_kernels_mb": round(peak["tree"] / MB),
+    }
 
 
 def capacity(runs: list[dict]) -> dict | None:
@@ -227,20 +247,38 @@ async def main(args):
                     report[fault] = {kind: await run(browser, kind, photo) for kind in args.kinds}
             if "sleep" in args.faults:
                 with tempfile.TemporaryDirectory() as tmp:
-                    report["sleep"] = {kind: await fault_sleep(browser, kind, photo_sets(1, 2)[0], Path(tmp) / kind)
-                                       for kind in args.kinds}
+                    report["sleep"] = {
+                        kind: await fault_sleep(browser, kind, photo_sets(1, 2)[0], Path(tmp) / kind)
+                        for kind in args.kinds
+                    }
             if "crowd" in args.faults:
-                runs = [await crowd(browser, kind, args.visitors, args.photos)
-                        for _ in range(args.crowd_runs) for kind in args.kinds]
-                clean = {k: sum(r["served"] == r["visitors"] and r["answered"] == r["expected"] and not r["errors"]
-                                for r in runs if r["kind"] == k) for k in args.kinds}
-                report["crowd"] = {"runs": runs, "clean_runs": clean, "runs_per_kind": args.crowd_runs,
-                                   "binder_capacity": capacity(runs)}
+                runs = [
+                    await crowd(browser, kind, args.visitors, args.photos)
+                    for _ in range(args.crowd_runs)
+                    for kind in args.kinds
+                ]
+                clean = {
+                    k: sum(
+                        r["served"] == r["visitors"] and r["answered"] == r["expected"] and not r["errors"]
+                        for r in runs
+                        if r["kind"] == k
+                    )
+                    for k in args.kinds
+                }
+                report["crowd"] = {
+                    "runs": runs,
+                    "clean_runs": clean,
+                    "runs_per_kind": args.crowd_runs,
+                    "binder_capacity": capacity(runs),
+                }
                 if args.floor:
                     with tempfile.TemporaryDirectory() as tmp:
                         floor = await crowd(browser, "voila", args.visitors, 0, floor_app(Path(tmp)))
-                    report["crowd"]["floor"] = {"page_ready_s": floor["page_ready_s"], "served": floor["served"],
-                                                "errors": floor["errors"]}
+                    report["crowd"]["floor"] = {
+                        "page_ready_s": floor["page_ready_s"],
+                        "served": floor["served"],
+                        "errors": floor["errors"],
+                    }
         finally:
             await browser.close()
     report["load_1min_end"] = round(os.getloadavg()[0], 1)

@@ -14,6 +14,7 @@ Visitors leave by closing their page without `beforeunload` (as a phone that los
 so Voila's unload-time kernel shutdown does not happen and only the culler frees their kernels.
 Prints JSON.
 """
+
 import argparse
 import asyncio
 import json
@@ -26,15 +27,33 @@ from pathlib import Path
 
 import psutil
 
-from harness.browser import ROOT, ANSWER, CHOOSE, CHROMIUM, CHROMIUM_ARGS, cull_args, floor_app, kernels, rss, serve, settings, tree
+from harness.browser import (
+    ANSWER,
+    CHOOSE,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    cull_args,
+    floor_app,
+    kernels,
+    rss,
+    serve,
+    settings,
+    tree,
+)
 from harness.hosts import SHARED
 
 PHOTOS = SHARED / "bears-test"
 MB = 2**20
 SLACK_S = 30
-TARGETS = {"answered": "all (50/50 for 10 visitors x 5 photos)", "errors": 0, "page_ready_max_s": 15,
-           "answer_p50_s": 1.5, "visitor kernels gone within": "cull timeout + interval + 30 s",
-           "server_tree_rss_peak_mb (--visitors 2)": 1024}
+TARGETS = {
+    "answered": "all (50/50 for 10 visitors x 5 photos)",
+    "errors": 0,
+    "page_ready_max_s": 15,
+    "answer_p50_s": 1.5,
+    "visitor kernels gone within": "cull timeout + interval + 30 s",
+    "server_tree_rss_peak_mb (--visitors 2)": 1024,
+}
 
 
 def photo_sets(visitors: int, k: int) -> list[list[Path]]:
@@ -149,17 +168,24 @@ async def one_run(browser, kind: str, args, root: Path = ROOT) -> dict:
     with serve(kind, args=cull_args(timeout, interval), root=root) as server:
         t0 = time.perf_counter()
         if await wait_for_pool(server.proc, pool, 300) is None:
-            return {"kind": kind, "errors": [f"the pool of {pool} preheated kernel(s) did not fill in 300 s"],
-                    "targets_met": {"pool_filled": False}}
+            return {
+                "kind": kind,
+                "errors": [f"the pool of {pool} preheated kernel(s) did not fill in 300 s"],
+                "targets_met": {"pool_filled": False},
+            }
         pool_ready_s = time.perf_counter() - t0  # its kernel processes exist (preheating may go on)
         peak = {"kernels": 0, "kernel_rss": 0, "per_kernel_rss": 0, "tree_rss": 0, "cpu": {"server": {}, "browser": {}}}
         sample(server.proc, peak)
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch(server.proc, peak, stop))
         total = args.ready_timeout + args.photos * 2 * args.answer_timeout + 30
-        visits = await asyncio.gather(*(
-            asyncio.wait_for(visitor(browser, server.url, photos, args.ready_timeout, args.answer_timeout), total)
-            for photos in photo_sets(args.visitors, args.photos)), return_exceptions=True)
+        visits = await asyncio.gather(
+            *(
+                asyncio.wait_for(visitor(browser, server.url, photos, args.ready_timeout, args.answer_timeout), total)
+                for photos in photo_sets(args.visitors, args.photos)
+            ),
+            return_exceptions=True,
+        )
         stop.set()
         await watcher
         after_leave = len(kernels(server.proc))
@@ -167,25 +193,39 @@ async def one_run(browser, kind: str, args, root: Path = ROOT) -> dict:
         after_cull = await wait_kernels(server.proc, pool, timeout + interval + SLACK_S)
         gone_s = time.perf_counter() - t_left if after_cull <= pool else None
 
-    visits = [v if isinstance(v, dict) else {"ready_s": None, "answers_s": [], "correct": 0,
-                                             "errors": [f"visitor timed out after {total} s"]} for v in visits]
+    visits = [
+        v
+        if isinstance(v, dict)
+        else {"ready_s": None, "answers_s": [], "correct": 0, "errors": [f"visitor timed out after {total} s"]}
+        for v in visits
+    ]
     answers = [a for v in visits for a in v["answers_s"]]
     ready = [v["ready_s"] for v in visits if v["ready_s"] is not None]
     result = {
-        "kind": kind, "visitors": args.visitors, "photos_each": args.photos,
-        "cull_timeout_s": timeout, "cull_interval_s": interval, "pool_size": pool, "pool_started_s": round(pool_ready_s, 1),
-        "answered": len(answers), "expected": args.visitors * args.photos,
+        "kind": kind,
+        "visitors": args.visitors,
+        "photos_each": args.photos,
+        "cull_timeout_s": timeout,
+        "cull_interval_s": interval,
+        "pool_size": pool,
+        "pool_started_s": round(pool_ready_s, 1),
+        "answered": len(answers),
+        "expected": args.visitors * args.photos,
         "correct": sum(v["correct"] for v in visits),
         "errors": [e for v in visits for e in v["errors"]],
-        "page_ready_s": stats(ready), "answer_s": stats(answers),
-        "peak_kernels": peak["kernels"], "peak_kernels_rss_mb": round(peak["kernel_rss"] / MB),
+        "page_ready_s": stats(ready),
+        "answer_s": stats(answers),
+        "peak_kernels": peak["kernels"],
+        "peak_kernels_rss_mb": round(peak["kernel_rss"] / MB),
         "peak_per_kernel_rss_mb": round(peak["per_kernel_rss"] / MB),
         "peak_server_tree_rss_mb": round(peak["tree_rss"] / MB),
-        "kernels_after_leave": after_leave, "kernels_after_cull_wait": after_cull,
+        "kernels_after_leave": after_leave,
+        "kernels_after_cull_wait": after_cull,
         "visitor_kernels_gone_after_s": round(gone_s, 1) if gone_s is not None else None,
         # Chromium runs on the server's cores here (a visitor's phone does that work in real use):
         # page_ready cannot be shorter than browser CPU seconds / cores.
-        "cpu_s": cpu_seconds(peak), "cores": os.cpu_count(),
+        "cpu_s": cpu_seconds(peak),
+        "cores": os.cpu_count(),
     }
     result["targets_met"] = {
         "answered": result["answered"] == result["expected"],
@@ -212,14 +252,19 @@ async def main(args):
                     runs.append(await one_run(browser, kind, args))
             if args.floor:
                 with tempfile.TemporaryDirectory() as tmp:
-                    floor = await one_run(browser, "voila", argparse.Namespace(**{**vars(args), "photos": 0}),
-                                          floor_app(Path(tmp)))
+                    floor = await one_run(
+                        browser, "voila", argparse.Namespace(**{**vars(args), "photos": 0}), floor_app(Path(tmp))
+                    )
                 floor = {"page_ready_s": floor["page_ready_s"], "cpu_s": floor["cpu_s"], "errors": floor["errors"]}
         finally:
             await browser.close()
     clean = {k: sum(all(r["targets_met"].values()) for r in runs if r["kind"] == k) for k in kinds}
-    print(json.dumps({"targets": TARGETS, "runs": runs, "clean_runs": clean, "runs_per_kind": args.runs,
-                      "floor": floor}, indent=1))
+    print(
+        json.dumps(
+            {"targets": TARGETS, "runs": runs, "clean_runs": clean, "runs_per_kind": args.runs, "floor": floor},
+            indent=1,
+        )
+    )
 
 
 def parse_args():
@@ -232,8 +277,11 @@ def parse_args():
     ap.add_argument("--cull-interval", type=int, help="seconds (default: the committed config's)")
     ap.add_argument("--ready-timeout", type=float, default=180, help="seconds a visitor waits for the app")
     ap.add_argument("--answer-timeout", type=float, default=120, help="seconds a visitor waits for each answer")
-    ap.add_argument("--floor", action="store_true",
-                    help="also open the same number of pages of a notebook with only the two buttons (standalone Voila)")
+    ap.add_argument(
+        "--floor",
+        action="store_true",
+        help="also open the same number of pages of a notebook with only the two buttons (standalone Voila)",
+    )
     return ap.parse_args()
 
 

@@ -3,6 +3,7 @@ Debian's chromium with Playwright (imported only by the functions that drive the
 
 Used by the browser tests and the app benchmarks.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,8 +22,14 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 ANSWER = ".bear-result, .bear-message"
 LOST = ".bear-lost"  # the watchdog's notice: the app stopped answering
 PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
@@ -54,8 +61,11 @@ def settings(kind: str, root: Path = ROOT) -> dict:
     else:  # Voila as a Jupyter server extension has no preheated pool
         config, pool_size = json.loads((root / "binder/jupyter/jupyter_server_config.json").read_text()), 0
     cull = config["MappingKernelManager"]
-    return {"cull_idle_timeout": cull["cull_idle_timeout"], "cull_interval": cull["cull_interval"],
-            "pool_size": pool_size}
+    return {
+        "cull_idle_timeout": cull["cull_idle_timeout"],
+        "cull_interval": cull["cull_interval"],
+        "pool_size": pool_size,
+    }
 
 
 def cull_args(timeout: int, interval: int) -> list[str]:
@@ -84,8 +94,14 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 120):
 
 
 @contextmanager
-def serve(kind: str, log: Path | None = None, args: list[str] = (), root: Path = ROOT, token: str = "",
-          port: int | None = None):
+def serve(
+    kind: str,
+    log: Path | None = None,
+    args: list[str] = (),
+    root: Path = ROOT,
+    token: str = "",
+    port: int | None = None,
+):
     """Yield a Server for the app in `root`, served by `voila bears.ipynb` ("voila") or, as on
     Binder, by `jupyter server` through binder/start at /voila/render/bears.ipynb ("jupyter").
     `args` are extra command-line options (config such as a short cull timeout); `token`, for
@@ -97,17 +113,32 @@ def serve(kind: str, log: Path | None = None, args: list[str] = (), root: Path =
         cmd = [str(BIN / "voila"), "bears.ipynb", f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1"]
         url = f"{base}/"
     elif kind == "jupyter":
-        cmd = ["bash", "binder/start", str(BIN / "jupyter"), "server", f"--port={port}", "--no-browser",
-               "--ip=127.0.0.1", "--allow-root", f"--IdentityProvider.token={token}", "--ServerApp.password=",
-               f"--ServerApp.root_dir={root}"]
+        cmd = [
+            "bash",
+            "binder/start",
+            str(BIN / "jupyter"),
+            "server",
+            f"--port={port}",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            "--allow-root",
+            f"--IdentityProvider.token={token}",
+            "--ServerApp.password=",
+            f"--ServerApp.root_dir={root}",
+        ]
         url = f"{base}/voila/render/bears.ipynb" + (f"?token={token}" if token else "")
     else:
         raise ValueError(f"unknown kind {kind!r}: voila or jupyter")
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "JUPYTER_PLATFORM_DIRS": "1",
-           "PYTHONPATH": str(root)}  # voila.json names bear_classifier.app.serving
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "PYTHONPATH": str(root),
+    }  # voila.json names bear_classifier.app.serving
     out = open(log, "w") if log else subprocess.DEVNULL
-    proc = subprocess.Popen([*cmd, *args], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [*cmd, *args], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         wait_port(port, proc)
         yield Server(url, base, proc)
@@ -162,8 +193,9 @@ def idle_kernels(proc: subprocess.Popen, count: int, timeout: float = 120) -> li
     raise TimeoutError(f"{count} idle kernel(s) not there in {timeout} s")
 
 
-FLOOR_CELL = ('import ipywidgets as w\n'
-              'w.VBox([w.FileUpload(description="Choose photo"), w.Button(description="Classify")])')
+FLOOR_CELL = (
+    'import ipywidgets as w\nw.VBox([w.FileUpload(description="Choose photo"), w.Button(description="Classify")])'
+)
 
 
 def floor_app(folder: Path) -> Path:
@@ -273,6 +305,9 @@ class NetworkLog:
         those that requests left for, and those the browser stopped before sending anything."""
         http = {i: u for i, u in self.urls.items() if urlparse(u).scheme in ("http", "https")}
         other = {i: urlparse(u).netloc for i, u in http.items() if urlparse(u).netloc != host}
-        return {"transferred_mb": round(sum(self.bytes.values()) / 1e6, 3), "requests": len(http),
-                "other_hosts": sorted({h for i, h in other.items() if i not in self.blocked}),
-                "other_hosts_blocked_by_csp": sorted({h for i, h in other.items() if i in self.blocked})}
+        return {
+            "transferred_mb": round(sum(self.bytes.values()) / 1e6, 3),
+            "requests": len(http),
+            "other_hosts": sorted({h for i, h in other.items() if i not in self.blocked}),
+            "other_hosts_blocked_by_csp": sorted({h for i, h in other.items() if i in self.blocked}),
+        }

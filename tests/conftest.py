@@ -1,4 +1,5 @@
 """Shared fixtures: a network guard, the ImageNet-head baseline, and Debian's chromium."""
+
 from __future__ import annotations
 
 import os
@@ -14,12 +15,18 @@ def no_network(monkeypatch):
 
     def guarded(self, address):
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")) and self.family != socket.AF_UNIX:
+        if (
+            isinstance(host, str)
+            and not (host.startswith("127.") or host in ("localhost", "::1"))
+            and self.family != socket.AF_UNIX
+        ):
             raise OSError(f"network access blocked in this test: {address}")
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
-    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: (_ for _ in ()).throw(OSError("DNS blocked in this test")))
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda *a, **k: (_ for _ in ()).throw(OSError("DNS blocked in this test"))
+    )
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     yield
 
@@ -28,7 +35,6 @@ def no_network(monkeypatch):
 def shipped_onnx():
     """The shipped model as the app runs it (export.onnx through ONNX Runtime): no torch needed."""
     from bear_classifier.app.classifier import Classifier
-
     from helpers import ROOT
 
     return Classifier.load(ROOT / "export.pkl")
@@ -38,6 +44,7 @@ def shipped_onnx():
 def baseline():
     """The pretrained ImageNet head restricted to the bear rows: a real model with no training."""
     from bear_classifier.training.evaluate import imagenet_baseline
+
     return imagenet_baseline()
 
 

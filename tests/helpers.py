@@ -55,7 +55,7 @@ def send_photo(picker, data: bytes, name: str = "photo.jpg", chunk: int = 64 * 1
     hands them over), end."""
     picker._on_msg(picker, {"type": "begin", "id": upload, "name": name, "size": len(data)}, [])
     for i in range(0, len(data), chunk):
-        picker._on_msg(picker, {"type": "chunk", "id": upload}, [memoryview(data[i:i + chunk])])
+        picker._on_msg(picker, {"type": "chunk", "id": upload}, [memoryview(data[i : i + chunk])])
     picker._on_msg(picker, {"type": "end", "id": upload}, [])
 
 

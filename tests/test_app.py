@@ -1,8 +1,9 @@
 """The app's widget logic, driven from Python as the browser would drive it."""
+
 import pytest
 
-from helpers import first_photo, jpeg_bytes, send_photo
 from bear_classifier.app.widgets import BearApp, bars_html
+from helpers import first_photo, jpeg_bytes, send_photo
 
 pytestmark = pytest.mark.app
 

@@ -1,5 +1,6 @@
 """The app in a real browser (Debian's chromium via Playwright), served by `voila bears.ipynb`
 and, as on Binder, by `jupyter server` at /voila/render/bears.ipynb."""
+
 import re
 from urllib.parse import urlparse
 
@@ -123,8 +124,10 @@ def test_the_picker_on_a_phone(chromium, tmp_path):
 
         assert classify_file(page, first_photo("grizzly")).startswith("Prediction: grizzly")
         cdp = context.new_cdp_session(page)  # a slow upload, to press Classify while the photo is on its way
-        cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 100,
-                                                      "downloadThroughput": 200_000, "uploadThroughput": 40_000})
+        cdp.send(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 100, "downloadThroughput": 200_000, "uploadThroughput": 40_000},
+        )
         choose_file(page, files / "teddy.heic")
         page.locator(".bear-picker-status", has_text="Sending teddy.heic:").wait_for(timeout=30_000)
         page.get_by_role("button", name="Classify").click()  # queued behind the photo's last chunks

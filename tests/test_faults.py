@@ -2,6 +2,7 @@
 and, as on Binder, `jupyter server`: a dead preheated kernel is never handed out; a page whose kernel
 died, or whose server restarted, says so and its Reload button brings the app back; a small crowd on
 a freshly started server is served. (Times are measured by bench/faults.py, not asserted here.)"""
+
 import pytest
 
 from bear_classifier.app.watchdog import Watchdog

@@ -1,4 +1,5 @@
 """classify(): any bytes in, a Prediction out; EXIF-aware; matches learn.predict."""
+
 import io
 import zipfile
 
@@ -6,10 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import encode as save, first_photo, jpeg_bytes, png_bytes
+from bear_classifier.app.classifier import Prediction
 from bear_classifier.app.images import open_image
 from bear_classifier.core import BadImage
-from bear_classifier.app.classifier import Prediction
+from helpers import encode as save
+from helpers import first_photo, jpeg_bytes, png_bytes
 
 pytestmark = pytest.mark.app
 
@@ -17,7 +19,9 @@ pytestmark = pytest.mark.app
 def photo_with_orientation(orientation: int) -> tuple[bytes, Image.Image]:
     """A real photo stored rotated, with the EXIF tag that makes it upright."""
     upright = open_image(first_photo("grizzly"))
-    stored = {3: upright.rotate(180), 6: upright.rotate(90, expand=True), 8: upright.rotate(-90, expand=True)}[orientation]
+    stored = {3: upright.rotate(180), 6: upright.rotate(90, expand=True), 8: upright.rotate(-90, expand=True)}[
+        orientation
+    ]
     exif = Image.Exif()
     exif[0x0112] = orientation
     return save(stored, "JPEG", quality=92, exif=exif), upright
@@ -39,6 +43,7 @@ def palette_transparent() -> bytes:
 
 def heic() -> bytes:
     import pillow_heif
+
     buf = io.BytesIO()
     pillow_heif.from_pillow(Image.new("RGB", (96, 64), (120, 80, 40))).save(buf, format="HEIF", quality=80)
     return buf.getvalue()
@@ -75,7 +80,9 @@ BAD = {
     "jpeg header only": lambda: b"\xff\xd8",
     "text": lambda: b"just some text, not a picture\n" * 10,
     "pdf": lambda: b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF",
-    "svg": lambda: b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
+    "svg": lambda: (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>'
+    ),
     "html": lambda: b"<!DOCTYPE html><html><body>Not found</body></html>",
     "zip": zip_bytes,
     "random bytes": lambda: bytes(range(256)) * 40,
@@ -94,7 +101,10 @@ def test_unusual_images_are_classified(shipped_onnx, name):
     assert pred.ok, pred.message
     assert abs(sum(pred.probs.values()) - 1) < 1e-4
     assert pred.label in shipped_onnx.vocab  # a bear, or "none of these" for these plain pictures
-    assert pred.text().startswith("Prediction: ") or pred.text() == "This doesn't look like a grizzly, black or teddy bear."
+    assert (
+        pred.text().startswith("Prediction: ")
+        or pred.text() == "This doesn't look like a grizzly, black or teddy bear."
+    )
 
 
 @pytest.mark.parametrize("name", sorted(BAD))

@@ -1,11 +1,12 @@
 """Both notebooks run top to bottom headless, as committed: train.ipynb in a clean copy of the
 repository with no ../shared beside it (the published photos from a local host, quick settings)."""
+
 import nbformat
 from nbclient import NotebookClient
 
-from helpers import ROOT, clean_copy, photos_root
 from bear_classifier.photos import manifest
 from harness.hosts import RawHost
+from helpers import ROOT, clean_copy, photos_root
 
 
 def run(nb, path=ROOT, timeout=900):
@@ -14,14 +15,20 @@ def run(nb, path=ROOT, timeout=900):
 
 
 def outputs(nb):
-    return "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for c in nb.cells
-                     if c.cell_type == "code" for o in c.get("outputs", []))
+    return "\n".join(
+        o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+    )
 
 
 def test_notebooks_are_committed_clean():
     for name in ("train.ipynb", "bears.ipynb"):
         nb = nbformat.read(ROOT / name, as_version=4)
-        assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code"), name
+        assert all(
+            not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code"
+        ), name
 
 
 def test_train_notebook_runs_in_a_clean_copy_fetching_the_published_photos(tmp_path):
@@ -43,8 +50,15 @@ def test_train_notebook_runs_in_a_clean_copy_fetching_the_published_photos(tmp_p
 
 def test_app_notebook_builds_the_app():
     nb = run(nbformat.read(ROOT / "bears.ipynb", as_version=4), timeout=300)
-    views = [o for c in nb.cells for o in c.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    views = [
+        o
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
     assert len(views) == 1
     states = [m["state"] for m in nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"].values()]
-    assert any(s.get("description") == "Classify" for s in states) and any(s.get("_model_name") == "AnyModel" and s.get("short_side") for s in states)
+    assert any(s.get("description") == "Classify" for s in states) and any(
+        s.get("_model_name") == "AnyModel" and s.get("short_side") for s in states
+    )
     assert "Bear classifier" in str(states) and "bear-message" not in str(states)

@@ -1,6 +1,7 @@
 """Serving a class: kernels of visitors who left are culled while the preheated pool stays, and
 no file of the served folder reaches a visitor, through `voila bears.ipynb` and, as on Binder,
 through `jupyter server` at /voila/render/bears.ipynb."""
+
 import gzip
 import json
 import secrets
@@ -15,8 +16,15 @@ from harness.browser import ROOT, classify_file, cull_args, kernels, open_app, s
 from helpers import ARTIFACTS, first_photo, jpeg_bytes
 
 TIMEOUT, INTERVAL, SLACK = 10, 3, 15  # seconds: a short cull timeout (longer than a page takes to connect)
-PRIVATE = ["bears_private/black/x.jpg", "data/black/x.jpg", ".cache/black/x.jpg", "export.pkl", "bears.ipynb",
-           "train.ipynb", "voila.json"]
+PRIVATE = [
+    "bears_private/black/x.jpg",
+    "data/black/x.jpg",
+    ".cache/black/x.jpg",
+    "export.pkl",
+    "bears.ipynb",
+    "train.ipynb",
+    "voila.json",
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +50,9 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 def status(url: str, headers: dict | None = None) -> int:
     """HTTP status of a GET, redirects not followed (a redirect serves no file)."""
     try:
-        with urllib.request.build_opener(NoRedirect).open(urllib.request.Request(url, headers=headers or {}),
-                                                          timeout=60) as r:
+        with urllib.request.build_opener(NoRedirect).open(
+            urllib.request.Request(url, headers=headers or {}), timeout=60
+        ) as r:
             return r.status
     except urllib.error.HTTPError as e:
         return e.code
@@ -90,8 +99,19 @@ def test_kernel_of_a_visitor_who_left_is_culled_and_the_pool_stays(kind, chromiu
 
 def test_voila_serves_no_file_of_the_folder(site):
     with serve("voila", root=site) as server:
-        prefixes = ["/", "/voila/files/", "/files/", "/api/contents/", "/voila/api/contents/", "/voila/tree/",
-                    "/voila/render/", "/voila/static/", "/voila/templates/", "/voila/labextensions/", "/tree/"]
+        prefixes = [
+            "/",
+            "/voila/files/",
+            "/files/",
+            "/api/contents/",
+            "/voila/api/contents/",
+            "/voila/tree/",
+            "/voila/render/",
+            "/voila/static/",
+            "/voila/templates/",
+            "/voila/labextensions/",
+            "/tree/",
+        ]
         served = [p + rel for p in prefixes for rel in PRIVATE if status(server.base + p + rel) == 200]
         assert served == []
         assert status(server.url) == 200  # the app itself is served
@@ -129,13 +149,14 @@ def test_committed_settings_cull_idle_kernels_and_serve_no_files():
     assert voila["VoilaConfiguration"]["file_allowlist"] == []
     for kind in ("voila", "jupyter"):
         s = settings(kind)
-        assert 0 < s["cull_idle_timeout"] and 0 < s["cull_interval"] <= s["cull_idle_timeout"]
+        assert s["cull_idle_timeout"] > 0 and 0 < s["cull_interval"] <= s["cull_idle_timeout"]
 
 
 def get(url: str) -> tuple[dict, bytes]:
     """Headers and raw body of a GET from a browser that accepts gzip."""
-    with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept-Encoding": "gzip, deflate, br"}),
-                                timeout=120) as r:
+    with urllib.request.urlopen(
+        urllib.request.Request(url, headers={"Accept-Encoding": "gzip, deflate, br"}), timeout=120
+    ) as r:
         return dict(r.headers), r.read()
 
 

@@ -7,13 +7,14 @@ metadata (vocab, validation transform, "none of these" threshold and the sha256 
 `export.pkl` it was made from). When that file is missing, unreadable or made from another
 export, `Classifier.load` says so in one line, with the command that writes it.
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -28,6 +29,7 @@ METADATA_KEY = "bear_classifier"
 @dataclass
 class Prediction:
     """label is a class name, OTHER ("none of these"), or "" when `message` explains a failure."""
+
     label: str = ""
     probability: float = 0.0
     probs: dict[str, float] = field(default_factory=dict)
@@ -52,6 +54,7 @@ class Transform:
     method "squish" is RandomResizedCrop's (squish to size + xtra, centre crop to size) and
     Resize(method="squish")'s (xtra 0); "crop" is Resize(method="crop")'s (the largest centred
     square, resized to size)."""
+
     size: int = 224
     val_xtra: float = 0.14
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
@@ -80,19 +83,29 @@ class Transform:
 class Classifier:
     """A model (any function from a batch to logits) with its vocab, transform and decision rule."""
 
-    def __init__(self, logits: Callable[[np.ndarray], np.ndarray], vocab: list[str], transform: Transform = Transform(),
-                 other_threshold: float = 0.5, source_sha256: str | None = None):
+    def __init__(
+        self,
+        logits: Callable[[np.ndarray], np.ndarray],
+        vocab: list[str],
+        transform: Transform = Transform(),
+        other_threshold: float = 0.5,
+        source_sha256: str | None = None,
+    ):
         self.logits, self.vocab, self.transform = logits, list(vocab), transform
         self.other_threshold, self.source_sha256 = other_threshold, source_sha256
         self.notice = ""  # one line for the app when the fast path could not be used
 
     @property
     def metadata(self) -> dict:
-        return {"vocab": self.vocab, "transform": asdict(self.transform), "other_threshold": self.other_threshold,
-                "source_sha256": self.source_sha256}
+        return {
+            "vocab": self.vocab,
+            "transform": asdict(self.transform),
+            "other_threshold": self.other_threshold,
+            "source_sha256": self.source_sha256,
+        }
 
     @classmethod
-    def from_onnx(cls, path: str | Path) -> "Classifier":
+    def from_onnx(cls, path: str | Path) -> Classifier:
         """Load an `export.onnx` written by `bear_classifier.training.export`; raises ModelError."""
         import onnxruntime as ort
 
@@ -110,12 +123,14 @@ class Classifier:
             transform = Transform(**meta["transform"])
             vocab, threshold, source = meta["vocab"], meta["other_threshold"], meta["source_sha256"]
         except (KeyError, TypeError, ValueError):
-            raise ModelError(f"{Path(path).name} was not written by bear_classifier.training.export (no metadata)") from None
+            raise ModelError(
+                f"{Path(path).name} was not written by bear_classifier.training.export (no metadata)"
+            ) from None
         name = session.get_inputs()[0].name
         return cls(lambda x: session.run(None, {name: x})[0], vocab, transform, threshold, source)
 
     @classmethod
-    def load(cls, path: str | Path = "export.pkl") -> "Classifier":
+    def load(cls, path: str | Path = "export.pkl") -> Classifier:
         """The classifier of a fastai export, through the `.onnx` copy beside it; ModelError with one
         line (and the command that fixes it) when that copy is missing, unreadable or made from
         another export."""
@@ -126,11 +141,13 @@ class Classifier:
             raise ModelError(f"{path} not found: train a model first (train.ipynb or make train)")
         clf, problem = cls.onnx_copy(path)
         if clf is None:
-            raise ModelError(f"{problem}: run 'python -m bear_classifier.training.export {path}' where fastai is installed")
+            raise ModelError(
+                f"{problem}: run 'python -m bear_classifier.training.export {path}' where fastai is installed"
+            )
         return clf
 
     @classmethod
-    def onnx_copy(cls, path: Path) -> tuple["Classifier | None", str]:
+    def onnx_copy(cls, path: Path) -> tuple[Classifier | None, str]:
         """The classifier of the `.onnx` copy of the export at `path`, or None and why it won't do."""
         onnx = path.with_suffix(".onnx")
         if not onnx.exists():

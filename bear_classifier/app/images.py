@@ -4,15 +4,15 @@ One place for the rules shared by the training cache, the downloader and the app
 EXIF orientation, every Pillow mode to RGB (transparency on white), reduced-scale
 decoding of big JPEGs, and refusal of decompression bombs with a clear message.
 """
+
 from __future__ import annotations
 
 import io
 import warnings
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
-
 import pillow_heif
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..core import BadImage, one_line
 
@@ -45,7 +45,9 @@ def open_image(source: bytes | str | Path, min_side: int | None = None, shrink: 
             im = Image.open(fp)
             w, h = im.size
             if w * h > MAX_PIXELS:
-                raise BadImage(f"The picture is too large ({w}x{h} pixels); the limit is {MAX_PIXELS // 1_000_000} megapixels.")
+                raise BadImage(
+                    f"The picture is too large ({w}x{h} pixels); the limit is {MAX_PIXELS // 1_000_000} megapixels."
+                )
             if w < 1 or h < 1:
                 raise BadImage("The picture has no pixels.")
             if min_side and im.format == "JPEG" and w * h > DRAFT_PIXELS:
@@ -91,4 +93,3 @@ def to_rgb(im: Image.Image) -> Image.Image:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
     return im.convert("RGB")
-

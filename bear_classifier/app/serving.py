@@ -1,4 +1,5 @@
 """The kernel manager of `voila bears.ipynb` (set in voila.json)."""
+
 import asyncio
 import functools
 from datetime import UTC, datetime

@@ -4,6 +4,7 @@ The page pings the kernel every `ping_ms`; this side answers each ping. When no 
 `lost_ms` (the kernel died, the server restarted, or the network is gone), the notice shows; it hides
 again as soon as answers resume (a phone that slept and reconnected). See watchdog.js.
 """
+
 from pathlib import Path
 
 import anywidget

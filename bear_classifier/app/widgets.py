@@ -3,19 +3,19 @@
 Phone-first (full-width controls, 48 px touch targets, the photo shrunk on the phone before
 it is sent: picker.py) and unbreakable: every upload ends in a prediction or a one-line message.
 """
+
 from __future__ import annotations
 
 import html
 import io
 
 import ipywidgets as widgets
-
 from PIL import Image
 
 from ..core import OTHER, ModelError
 from .classifier import Classifier, Prediction
-from .watchdog import Watchdog
 from .picker import PhotoPicker
+from .watchdog import Watchdog
 from .wording import instruction, title
 
 TOUCH = "48px"
@@ -40,10 +40,13 @@ def bars_html(probs: dict[str, float]) -> str:
         colour = BAR_COLOURS.get(name, "#ef6c00")
         rows.append(
             f'<div class="bear-bar" style="display:flex;align-items:center;gap:8px;margin:4px 0">'
-            f'<span style="flex:0 0 7.5em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap">{html.escape(label)}</span>'
+            f'<span style="flex:0 0 7.5em;overflow:hidden;text-overflow:ellipsis;white-space:nowrap">'
+            f"{html.escape(label)}</span>"
             f'<span style="flex:1 1 auto;background:#eee;border-radius:4px;height:14px;min-width:0">'
-            f'<span style="display:block;height:14px;border-radius:4px;background:{colour};width:{100 * p:.1f}%"></span></span>'
-            f'<span style="flex:0 0 4em;text-align:right">{p:.4f}</span></div>')
+            f'<span style="display:block;height:14px;border-radius:4px;background:{colour};width:{100 * p:.1f}%">'
+            "</span></span>"
+            f'<span style="flex:0 0 4em;text-align:right">{p:.4f}</span></div>'
+        )
     return "".join(rows)
 
 
@@ -55,12 +58,19 @@ class BearApp:
         full = widgets.Layout(width="100%")
         self.classifier = classifier
         classes = [c for c in classifier.vocab if c != OTHER]
-        notice = f"<p class='bear-notice' style='color:#8a6d00'>{html.escape(classifier.notice)}</p>" if classifier.notice else ""
-        self.header = widgets.HTML(f"<h2 style='margin:0.3em 0'>{html.escape(title(classes))}</h2>"
-                                   f"<p>{html.escape(instruction(classes))}</p>{notice}")
+        notice = (
+            f"<p class='bear-notice' style='color:#8a6d00'>{html.escape(classifier.notice)}</p>"
+            if classifier.notice
+            else ""
+        )
+        self.header = widgets.HTML(
+            f"<h2 style='margin:0.3em 0'>{html.escape(title(classes))}</h2>"
+            f"<p>{html.escape(instruction(classes))}</p>{notice}"
+        )
         self.picker = PhotoPicker(layout=full)
-        self.button = widgets.Button(description="Classify", button_style="primary",
-                                     layout=widgets.Layout(width="100%", height=TOUCH))
+        self.button = widgets.Button(
+            description="Classify", button_style="primary", layout=widgets.Layout(width="100%", height=TOUCH)
+        )
         self.image = widgets.Image(format="jpeg", layout=widgets.Layout(max_width="100%", height="auto"))
         self.image.layout.display = "none"
         self.answer = widgets.HTML(layout=full)
@@ -69,7 +79,8 @@ class BearApp:
         self.picker.observe(lambda _: self._picked(), names="state")
         self.widget = widgets.VBox(
             [self.header, Watchdog(), self.picker, self.button, self.image, self.answer, self.bars],
-            layout=widgets.Layout(width="100%", max_width="640px", padding="0 8px"))
+            layout=widgets.Layout(width="100%", max_width="640px", padding="0 8px"),
+        )
 
     @staticmethod
     def load(path: str = "export.pkl"):
@@ -121,4 +132,5 @@ class BearApp:
 
     def _ipython_display_(self):
         from IPython.display import display
+
         display(self.widget)

@@ -1,5 +1,6 @@
 """The app's Classifier over torch and fastai: the transform read from a Learner, a torch model
 as a Classifier, and a loader that falls back to load_learner where the ONNX copy won't do."""
+
 from __future__ import annotations
 
 import warnings
@@ -22,8 +23,10 @@ def transform_of(learn) -> Transform:
     elif resize is not None and resize.method in ("squish", "crop"):
         size, xtra, method = resize.size, 0.0, resize.method
     else:
-        raise ModelError("only exports whose item transform is RandomResizedCrop or Resize (squish or crop) "
-                         f"are supported, not {', '.join(type(t).__name__ for t in items)}")
+        raise ModelError(
+            "only exports whose item transform is RandomResizedCrop or Resize (squish or crop) "
+            f"are supported, not {', '.join(type(t).__name__ for t in items)}"
+        )
     if size[0] != size[1]:
         raise ModelError(f"only square inputs are supported, not {size[0]}x{size[1]}")
     norm = next((t for t in learn.dls.after_batch.fs if hasattr(t, "mean") and hasattr(t, "std")), None)
@@ -41,6 +44,7 @@ def torch_classifier(model, vocab: list[str], transform: Transform, other_thresh
     def logits(x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             return model(torch.from_numpy(x).to(device)).float().cpu().numpy()
+
     return Classifier(logits, vocab, transform, other_threshold)
 
 
@@ -74,7 +78,9 @@ def load_classifier(path: str | Path = "export.pkl") -> Classifier:
         raise ModelError(f"{problem}, and {e}") from None
     except Exception as e:  # a damaged or foreign pickle
         raise ModelError(f"{problem}, and {path.name} could not be loaded ({one_line(e)})") from None
-    clf.notice = (f"{problem}: loaded {path.name} with fastai instead (slower; "
-                  f"'python -m bear_classifier.training.export {path}' fixes it)")
-    warnings.warn(clf.notice)
+    clf.notice = (
+        f"{problem}: loaded {path.name} with fastai instead (slower; "
+        f"'python -m bear_classifier.training.export {path}' fixes it)"
+    )
+    warnings.warn(clf.notice, stacklevel=2)
     return clf
