@@ -284,7 +284,7 @@ def test_your_own_classes_get_their_own_wording(tmp_path):
     neg = link_photos(tmp_path / "neg", [p for p in notbears if p.name.startswith("building_")][:6])
     train(data, tmp_path / "export.pkl", neg, cache=tmp_path / "cache", recipe=Recipe(size=64, bs=4), verbose=False)
     app = BearApp.load(str(tmp_path / "export.pkl"))
-    assert "Cat or dog?" in app.header.value and "Upload a photo of a cat or dog" in app.header.value
+    assert "Cat or dog?" in app.header.value and "Choose or take a photo of a cat or dog" in app.header.value
     assert "bear" not in app.header.value.lower()
     pred = app.classifier.decide({"cat": 0.01, "dog": 0.01, OTHER: 0.98})
     assert pred.text() == "This doesn't look like a cat or dog."

@@ -27,4 +27,4 @@ def title(classes: list[str]) -> str:
 
 def instruction(classes: list[str]) -> str:
     """What the visitor should do."""
-    return f"Upload a photo of {describe(classes)}, then press Classify."
+    return f"Choose or take a photo of {describe(classes)}, then press Classify."
