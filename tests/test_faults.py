@@ -23,6 +23,7 @@ def says_so_and_reloads(page):
     with page.expect_navigation(timeout=WAIT_MS):
         page.get_by_role("button", name="Reload").click()
     page.get_by_role("button", name="Classify").wait_for(timeout=WAIT_MS)
+    assert page.locator(LOST).is_hidden()
     assert classify_file(page, first_photo("teddy")).startswith("Prediction: teddy")
 
 
@@ -52,7 +53,9 @@ def test_a_page_whose_kernel_died_says_so(kind, chromium):
         pooled = {k.pid for k in idle_kernels(server.proc, settings(kind)["pool_size"])}
         page = chromium.new_page(**PHONE)
         open_app(page, server.url)
+        assert page.locator(LOST).is_hidden()  # a page still connecting is not a lost one
         assert classify_file(page, first_photo("grizzly")).startswith("Prediction: grizzly")
+        assert page.locator(LOST).is_hidden()
         # voila: the visitor took the preheated kernel (a new one refills the pool); jupyter: the only one
         next(k for k in kernels(server.proc) if k.pid in pooled or not pooled).kill()
         says_so_and_reloads(page)

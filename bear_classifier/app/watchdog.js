@@ -1,8 +1,11 @@
 // The page side of watchdog.py: ping the kernel, show the notice while no answer comes.
 function render({ model, el }) {
-  el.className = "bear-lost";
-  el.setAttribute("role", "alert");
-  el.style.cssText = "display:none;align-items:center;gap:8px;flex-wrap:wrap;margin:0.5em 0;padding:8px;" +
+  // The notice is a box of its own: ipywidgets restyles `el` from the widget's layout (which
+  // would undo a `display: none` set on it, and show the notice on every page load).
+  const box = document.createElement("div");
+  box.className = "bear-lost";
+  box.setAttribute("role", "alert");
+  box.style.cssText = "display:none;align-items:center;gap:8px;flex-wrap:wrap;margin:0.5em 0;padding:8px;" +
     "border-radius:4px;background:#fdecea;color:#611a15";
   const text = document.createElement("span");
   text.textContent = model.get("notice");
@@ -10,13 +13,14 @@ function render({ model, el }) {
   reload.textContent = "Reload";
   reload.style.cssText = "min-height:48px;padding:0 16px;font-size:1em";
   reload.addEventListener("click", () => window.location.reload());
-  el.append(text, reload);
+  box.append(text, reload);
+  el.append(box);
 
   let answered = Date.now();
   const onMessage = (msg) => {
     if (msg && "pong" in msg) {
       answered = Date.now();
-      el.style.display = "none";
+      box.style.display = "none";
     }
   };
   model.on("msg:custom", onMessage);
@@ -25,15 +29,17 @@ function render({ model, el }) {
     if (!document.hidden) answered = Date.now();
   };
   document.addEventListener("visibilitychange", onVisible);
-  const ping = setInterval(() => {
+  const send = () => {
     try {
       model.send({ ping: Date.now() });
     } catch (e) {
       // the kernel connection is gone: the check below shows the notice
     }
-  }, model.get("ping_ms"));
+  };
+  send(); // a view renders once its kernel is connected: ask at once, then every ping_ms
+  const ping = setInterval(send, model.get("ping_ms"));
   const check = setInterval(() => {
-    if (Date.now() - answered > model.get("lost_ms")) el.style.display = "flex";
+    if (Date.now() - answered > model.get("lost_ms")) box.style.display = "flex";
   }, 500);
   return () => {
     clearInterval(ping);
