@@ -28,11 +28,10 @@ from urllib.parse import urlparse
 import numpy as np
 from PIL import Image
 
-from harness.browser import ANSWER, CHOOSE, PROFILES, NetworkLog, browser, choose_file, kernels, serve, settings
+from harness.browser import ANSWER, CHOOSE, PHONE, PROFILES, NetworkLog, browser, choose_file, kernels, serve, settings
 from harness.hosts import SHARED
 
 MB = 1e6
-PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 TARGETS = {
     "first_visit_mb": 1.5,
     "other_hosts": 0,

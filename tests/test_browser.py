@@ -9,10 +9,8 @@ import pillow_heif
 import pytest
 from PIL import Image
 
-from harness.browser import ANSWER, CHOOSE, NetworkLog, choose_file, classify_file, open_app, serve
+from harness.browser import ANSWER, CHOOSE, PHONE, NetworkLog, choose_file, classify_file, open_app, serve
 from helpers import ARTIFACTS, first_photo, shared
-
-PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 
 
 def big_jpeg(path):
