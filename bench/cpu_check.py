@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bear_classifier.app.classifier import Classifier
-from bear_classifier.app.images import IMAGE_EXTS, open_image
+from bear_classifier.images import IMAGE_EXTS, open_image
 
 
 def logits(model: Path, folder: Path, every: int = 30) -> np.ndarray:

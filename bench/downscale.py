@@ -22,8 +22,8 @@ import sys
 from pathlib import Path
 
 from bear_classifier.app.classifier import Classifier
-from bear_classifier.app.images import IMAGE_EXTS, open_image
 from bear_classifier.app.picker import HERE, PhotoPicker
+from bear_classifier.images import IMAGE_EXTS, open_image
 from harness.browser import browser
 from harness.hosts import SHARED
 
@@ -81,7 +81,7 @@ def main():
 
         clf = float32_copy(Path("export.pkl"))
     else:
-        clf = Classifier.load("export.pkl")
+        clf = Classifier.load("export.onnx")
     js = PICKER_JS.read_text()
     differ, shrunk, as_is, max_dp, floor, sent = [], 0, 0, 0.0, [], []
     with browser() as chromium:

@@ -47,7 +47,7 @@ else:
     from bear_classifier.app.classifier import Classifier
     load = Classifier.load
 t1, before = time.perf_counter(), mb("VmRSS")
-clf = load({model!r})
+clf = load({model!r}.removesuffix(".pkl") + ".onnx")
 t2, loaded = time.perf_counter(), mb("VmRSS")
 pred = clf.classify(open({photo!r}, "rb").read())
 t3 = time.perf_counter()
@@ -162,7 +162,7 @@ def main():
                 "process": fresh_process("classifier", path, tmp / "12mp.jpg"),
                 "process_with_widgets": fresh_process("widgets", path, tmp / "12mp.jpg"),
             }
-        clfs = {name: Classifier.load(path) for name, path in models.items()}
+        clfs = {name: Classifier.load(path.with_suffix(".onnx")) for name, path in models.items()}
         x = clfs["int8"].transform([decode_at_one_eighth(inputs["jpeg_12mp"]).convert("RGB")])
         forward = timings({name: (lambda c=c: c.logits(x)) for name, c in clfs.items()}, 100)
         data = inputs["jpeg_12mp"]

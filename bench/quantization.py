@@ -21,13 +21,14 @@ import onnx
 from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType
 
 from bear_classifier.app.classifier import Classifier
-from bear_classifier.app.images import open_image
-from bear_classifier.photos.published import locate
+from bear_classifier.images import open_image
+from bear_classifier.photos.published import download_if_published
+from bear_classifier.training import decisions as cleaning
 from bear_classifier.training.adapters import load_learner_quietly
 from bear_classifier.training.cache import build_cache
 from bear_classifier.training.datablock import dataloaders
 from bear_classifier.training.export import CALIBRATION_PHOTOS, calibration_photos, quantize, write_onnx
-from bear_classifier.training.recipe import Recipe, add_data_arguments, decisions_file
+from bear_classifier.training.recipe import Recipe, add_data_arguments
 
 SETTINGS = {  # changes from the shipped setting (the first); "photos": how many to calibrate on
     "shipped: QDQ, per-channel 7-bit weights, uint8 activations, MinMax, 200 photos": {},
@@ -68,8 +69,8 @@ def main():
     p.add_argument("--model", type=Path, default=Path("export.pkl"))
     a = p.parse_args()
     negatives = a.negatives or Path("data/notbears")
-    data, negatives = locate(a.data), locate(negatives)
-    build_cache(data, a.cache, decisions_file(a), negatives, verbose=False)
+    data, negatives = download_if_published(a.data), download_if_published(negatives)
+    build_cache(data, a.cache, cleaning.from_args(a), negatives, verbose=False)
     dls = dataloaders(a.cache, Recipe())
     train, valid = sorted(dls.train_ds.items), sorted(dls.valid_ds.items)
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,6 +105,7 @@ def main():
                 "float32_forward_p50_ms": fwd_float32,
             }
 
+        shipped = a.model.with_suffix(".onnx")
         out = {
             "model": str(a.model),
             "calibration": f"evenly spaced photos of the {len(train)}-photo training split",
@@ -111,7 +113,7 @@ def main():
             "float32_correct": sum(map(str.__eq__, expected, truth)),
             # the committed copy, for the record: its calibration photos (the CLI's, from the training
             # folders) include about a fifth of the validation split
-            "shipped_export_onnx": judged(Classifier.load(a.model), a.model.with_suffix(".onnx").stat().st_size),
+            "shipped_export_onnx": judged(Classifier.load(shipped), shipped.stat().st_size),
             "settings": {},
         }
         for name, change in SETTINGS.items():

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bear_classifier.core import OTHER
-from bear_classifier.photos.published import locate
+from bear_classifier.photos.published import download_if_published
 from bear_classifier.training.adapters import learner_classifier
 from bear_classifier.training.cache import build_cache
 from bear_classifier.training.datablock import dataloaders
@@ -39,7 +39,7 @@ def main():
     recipe = Recipe.from_args(a)
     from fastai.vision.all import FuncSplitter
 
-    a.data, a.negatives = locate(a.data), locate(a.negatives)
+    a.data, a.negatives = download_if_published(a.data), download_if_published(a.negatives)
     build_cache(a.data, a.cache, ROOT / "cleaning.csv", a.negatives, verbose=False)
     sources = json.loads((a.cache / ".sources.json").read_text())
 

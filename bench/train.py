@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bear_classifier.photos.published import locate
+from bear_classifier.photos.published import download_if_published
 from bear_classifier.training.recipe import Recipe
 from bear_classifier.training.train import train
 
@@ -22,7 +22,7 @@ def main():
     p.add_argument("--data", type=Path, default=Path("data/bears"))
     p.add_argument("--negatives", nargs="?", type=Path, const=Path("data/notbears"))
     a = p.parse_args()
-    data, negatives = locate(a.data), a.negatives and locate(a.negatives)
+    data, negatives = download_if_published(a.data), a.negatives and download_if_published(a.negatives)
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         _, facts = train(

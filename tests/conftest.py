@@ -37,7 +37,7 @@ def shipped_onnx():
     from bear_classifier.app.classifier import Classifier
     from helpers import ROOT
 
-    return Classifier.load(ROOT / "export.pkl")
+    return Classifier.load(ROOT / "export.onnx")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from bear_classifier.core import DataError, sha256_file
-from bear_classifier.training.cache import build_cache, read_decisions
+from bear_classifier.training import decisions as cleaning
+from bear_classifier.training.cache import build_cache
 from bear_classifier.training.clean import record_cleaner, suspects_in
 from bear_classifier.training.recipe import Recipe
 from helpers import BEAR_CLASSES, link_classes, shared
@@ -74,7 +75,7 @@ def test_cleaner_choices_become_decisions_without_touching_files(tmp_path):
     files = sorted(cache.glob("grizzly/*.jpg"))
     cleaner = SimpleNamespace(fns=files, delete=lambda: [0], change=lambda: [(1, "teddy")])
     assert record_cleaner(cleaner, decisions, cache) == 2
-    rules = read_decisions(decisions)
+    rules = cleaning.read(decisions)
     assert rules[files[0].stem]["action"] == "drop"
     assert rules[files[1].stem]["action"] == "relabel" and rules[files[1].stem]["label"] == "teddy"
     assert all(p.exists() for p in data.rglob("*.jpg"))

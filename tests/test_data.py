@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from bear_classifier.core import OTHER, DataError, sha256_file
-from bear_classifier.training.cache import build_cache, read_decisions, scan
+from bear_classifier.training import decisions as cleaning
+from bear_classifier.training.cache import build_cache, scan
 from bear_classifier.training.datablock import dataloaders
 from bear_classifier.training.recipe import Recipe
 from helpers import jpeg_bytes, png_bytes
@@ -107,7 +108,7 @@ def test_bad_decision_file_is_reported(tmp_path):
     bad = tmp_path / "c.csv"
     bad.write_text("sha256,action,label\nabc,delete,\n")
     with pytest.raises(DataError, match="must be 'drop' or 'relabel'"):
-        read_decisions(bad)
+        cleaning.read(bad)
 
 
 def test_negatives_become_the_other_class(tmp_path):

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from bear_classifier.app.classifier import Prediction
-from bear_classifier.app.images import open_image
 from bear_classifier.core import BadImage
+from bear_classifier.images import open_image
 from helpers import encode as save
 from helpers import first_photo, jpeg_bytes, png_bytes
 

@@ -38,7 +38,7 @@ def app_venv(tmp_path_factory):
 
 def test_the_app_environment_has_no_torch_and_classifies_from_another_folder(app_venv, tmp_path):
     photo = first_photo("grizzly")
-    code = CHECK.format(model=str(ROOT / "export.pkl"), photo=str(photo), venv=str(app_venv))
+    code = CHECK.format(model=str(ROOT / "export.onnx"), photo=str(photo), venv=str(app_venv))
     r = subprocess.run(
         [str(app_venv / "bin/python"), "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )

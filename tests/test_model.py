@@ -24,7 +24,7 @@ def test_converted_lite0_matches_reference_package(no_network):
 
 def test_grizzly_photo_is_a_brown_bear_for_imagenet(no_network):
     from bear_classifier.app.classifier import Transform
-    from bear_classifier.app.images import open_image
+    from bear_classifier.images import open_image
 
     model = imagenet_model("lite0")
     mean, std = mean_std("lite0")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from bear_classifier.app.images import MAX_UPLOAD_BYTES
 from bear_classifier.app.picker import PhotoPicker
+from bear_classifier.images import MAX_UPLOAD_BYTES
 from helpers import jpeg_bytes, send_photo
 
 pytestmark = pytest.mark.app

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from bear_classifier.app.classifier import Classifier
-from bear_classifier.app.images import open_image
 from bear_classifier.core import sha256_file
+from bear_classifier.images import open_image
 from bear_classifier.photos.manifest import MANIFESTS
 from bear_classifier.training.adapters import learner_classifier
 from bear_classifier.training.evaluate import (
@@ -33,7 +33,7 @@ INT8_LABEL_CHANGES = {"black/jeffridgeway_0013.jpg"}  # int8 black (right), floa
 
 @pytest.fixture(scope="module")
 def shipped():
-    return Classifier.load(MODEL)
+    return Classifier.load(MODEL.with_suffix(".onnx"))
 
 
 @pytest.fixture(scope="module")

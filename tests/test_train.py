@@ -103,7 +103,7 @@ def test_training_writes_an_int8_copy_close_to_the_learner(tiny_export):
     import onnx
 
     out, facts = tiny_export
-    fast, slow = Classifier.load(out), learner_classifier(load_learner_quietly(out))
+    fast, slow = Classifier.load(out.with_suffix(".onnx")), learner_classifier(load_learner_quietly(out))
     assert not fast.notice and fast.vocab == slow.vocab == VOCAB
     assert fast.other_threshold == slow.other_threshold and abs(fast.other_threshold - facts["other_threshold"]) < 1e-4
     graph = onnx.load(str(out.with_suffix(".onnx"))).graph
@@ -122,7 +122,7 @@ def test_the_float32_copy_equals_the_learner(tiny_export, tmp_path):
     export.write_bytes(out.read_bytes())
     r = export_cli(export, "--float32")
     assert r.returncode == 0, r.stderr[-2000:]
-    fast, slow = Classifier.load(export), learner_classifier(load_learner_quietly(export))
+    fast, slow = Classifier.load(export.with_suffix(".onnx")), learner_classifier(load_learner_quietly(export))
     ims = [fast.classify(b).image for b in photos()]
     assert np.abs(fast.probabilities(ims) - slow.probabilities(ims)).max() < 1e-4  # a batch of two
     assert export.with_suffix(".onnx").stat().st_size > 3 * out.with_suffix(".onnx").stat().st_size
@@ -131,7 +131,8 @@ def test_the_float32_copy_equals_the_learner(tiny_export, tmp_path):
 def test_a_fresh_process_classifies_with_onnx_alone(tiny_export):
     out, _ = tiny_export
     code = (
-        f"import sys; from bear_classifier.app.classifier import Classifier; c = Classifier.load({str(out)!r});"
+        "import sys; from bear_classifier.app.classifier import Classifier;"
+        f"c = Classifier.load({str(out.with_suffix('.onnx'))!r});"
         f"p = c.classify(open({str(sorted((shared('bears-test') / 'teddy').iterdir())[0])!r}, 'rb').read());"
         "print(p.label in c.vocab, [m for m in ('torch', 'fastai', 'timm', 'torchvision') if m in sys.modules])"
     )
@@ -157,9 +158,9 @@ def stale_missing_and_unreadable(tiny_export, folder):
 def test_the_app_names_a_stale_missing_or_unreadable_onnx_and_the_command_that_fixes_it(tiny_export, tmp_path):
     for why, export in stale_missing_and_unreadable(tiny_export, tmp_path):
         with pytest.raises(ModelError, match=why) as e:
-            Classifier.load(export)
+            Classifier.load(export.with_suffix(".onnx"))
         assert "\n" not in str(e.value) and "python -m bear_classifier.training.export" in str(e.value)
-        assert why in BearApp.load(str(export)).value  # the app says so, in one line
+        assert why in BearApp.load(str(export.with_suffix(".onnx"))).value  # the app says so, in one line
 
 
 def test_training_falls_back_to_the_export_with_one_line(tiny_export, tmp_path):
@@ -176,7 +177,7 @@ def test_damaged_exports_are_one_line_messages(tiny_export, tmp_path):
     with pytest.raises(ModelError, match=r"export\.onnx is missing, and export\.pkl could not be loaded") as e:
         load_classifier(tmp_path / "export.pkl")
     assert "\n" not in str(e.value)
-    assert "bear-message" in BearApp.load(str(tmp_path / "export.pkl")).value
+    assert "bear-message" in BearApp.load(str(tmp_path / "export.onnx")).value
     r = export_cli(tmp_path / "export.pkl", "--float32")
     assert r.returncode == 2 and r.stderr.splitlines()[-1].startswith("error: ") and "Traceback" not in r.stderr
     assert "could not be loaded" in r.stderr
@@ -217,7 +218,7 @@ def test_a_book_style_export_gets_its_onnx_copy(tmp_path):
     vision_learner(block.dataloaders(data, bs=4), resnet18, pretrained=False).export(tmp_path / "export.pkl")
     r = export_cli(tmp_path / "export.pkl", "--calibration", data)
     assert r.returncode == 0, r.stderr[-2000:]
-    clf, learn = Classifier.load(tmp_path / "export.pkl"), load_learner(tmp_path / "export.pkl")
+    clf, learn = Classifier.load(tmp_path / "export.onnx"), load_learner(tmp_path / "export.pkl")
     assert not clf.notice and clf.transform.method == "crop" and clf.transform.size == 96
     for p in sorted((shared("bears-test") / "grizzly").iterdir())[:3]:
         got = clf.classify(p.read_bytes())
@@ -232,7 +233,7 @@ def test_cli_writes_the_onnx_copy_for_an_export_made_elsewhere(tiny_export, tmp_
     export.write_bytes(out.read_bytes())
     r = export_cli(export, "--calibration", out.parent / "data", out.parent / "neg")
     assert r.returncode == 0, r.stderr[-2000:]
-    clf = Classifier.load(export)
+    clf = Classifier.load(export.with_suffix(".onnx"))
     assert not clf.notice and clf.vocab == VOCAB
 
 
@@ -268,7 +269,7 @@ def test_resnet18_trains_exports_and_classifies_offline(tmp_path, no_network):
     data = link_classes(tmp_path / "data", "bears", {"black": "black", "grizzly": "grizzly"}, 6)
     recipe = Recipe(arch="resnet18", pretrained=False, size=64, bs=4)
     train(data, tmp_path / "export.pkl", cache=tmp_path / "cache", recipe=recipe, verbose=False)
-    clf = Classifier.load(tmp_path / "export.pkl")
+    clf = Classifier.load(tmp_path / "export.onnx")
     assert not clf.notice and clf.vocab == ["black", "grizzly"]
     assert clf.transform.mean == pytest.approx((0.485, 0.456, 0.406))  # timm's statistics for resnet18
     pred = clf.classify(photos("grizzly", 1)[0])
@@ -283,7 +284,7 @@ def test_your_own_classes_get_their_own_wording(tmp_path):
         link_photos(data / kind, [p for p in notbears if p.name.startswith(f"{kind}_")][:6])
     neg = link_photos(tmp_path / "neg", [p for p in notbears if p.name.startswith("building_")][:6])
     train(data, tmp_path / "export.pkl", neg, cache=tmp_path / "cache", recipe=Recipe(size=64, bs=4), verbose=False)
-    app = BearApp.load(str(tmp_path / "export.pkl"))
+    app = BearApp.load(str(tmp_path / "export.onnx"))
     assert "Cat or dog?" in app.header.value and "Choose or take a photo of a cat or dog" in app.header.value
     assert "bear" not in app.header.value.lower()
     pred = app.classifier.decide({"cat": 0.01, "dog": 0.01, OTHER: 0.98})

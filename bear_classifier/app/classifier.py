@@ -1,9 +1,9 @@
 """The app's classifier: bytes in, Prediction out, never an exception.
 
 It runs `export.onnx` with ONNX Runtime and preprocesses with Pillow and numpy, so the app
-imports neither torch nor fastai (README: the app's start and memory, measured). Training
-writes `export.onnx` beside `export.pkl`: the same model, with what inference needs in its
-metadata (vocab, validation transform, "none of these" threshold and the sha256 of the
+imports neither torch nor fastai (docs/benchmarks.md: the app's start and memory, measured).
+Training writes `export.onnx` beside `export.pkl`: the same model, with what inference needs in
+its metadata (vocab, validation transform, "none of these" threshold and the sha256 of the
 `export.pkl` it was made from). When that file is missing, unreadable or made from another
 export, `Classifier.load` says so in one line, with the command that writes it.
 """
@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..core import OTHER, BadImage, ModelError, one_line, sha256_file
-from .images import open_image
+from ..images import open_image
 from .wording import none_of_these
 
 METADATA_KEY = "bear_classifier"
@@ -130,34 +130,35 @@ class Classifier:
         return cls(lambda x: session.run(None, {name: x})[0], vocab, transform, threshold, source)
 
     @classmethod
-    def load(cls, path: str | Path = "export.pkl") -> Classifier:
-        """The classifier of a fastai export, through the `.onnx` copy beside it; ModelError with one
-        line (and the command that fixes it) when that copy is missing, unreadable or made from
-        another export."""
+    def load(cls, path: str | Path = "export.onnx") -> Classifier:
+        """The classifier of `export.onnx`; where the fastai export it is a copy of (`export.pkl`)
+        lies beside it, it must be a copy of that very file. ModelError with one line, and the
+        command that fixes it, when the file is missing, unreadable or stale."""
         path = Path(path)
-        if path.suffix == ".onnx" or (path.with_suffix(".onnx").exists() and not path.exists()):
-            return cls.from_onnx(path.with_suffix(".onnx"))
-        if not path.exists():
+        source = path.with_suffix(".pkl")
+        if path.suffix != ".onnx":
+            raise ModelError(f"the app runs the ONNX copy of a model (export.onnx), not {path.name}")
+        if not path.exists() and not source.exists():
             raise ModelError(f"{path} not found: train a model first (train.ipynb or make train)")
-        clf, problem = cls.onnx_copy(path)
+        clf, problem = cls.checked(path)
         if clf is None:
-            raise ModelError(
-                f"{problem}: run 'python -m bear_classifier.training.export {path}' where fastai is installed"
-            )
+            fix = f"run 'python -m bear_classifier.training.export {source}' where fastai is installed"
+            raise ModelError(f"{problem}: {fix}" if source.exists() else problem)
         return clf
 
     @classmethod
-    def onnx_copy(cls, path: Path) -> tuple[Classifier | None, str]:
-        """The classifier of the `.onnx` copy of the export at `path`, or None and why it won't do."""
-        onnx = path.with_suffix(".onnx")
-        if not onnx.exists():
-            return None, f"{onnx.name} is missing"
+    def checked(cls, path: Path) -> tuple[Classifier | None, str]:
+        """The classifier of the `.onnx` file `path`, or None and why it won't do: missing,
+        unreadable, or made from another export than the `.pkl` beside it."""
+        source = path.with_suffix(".pkl")
+        if not path.exists():
+            return None, f"{path.name} is missing"
         try:
-            clf = cls.from_onnx(onnx)
+            clf = cls.from_onnx(path)
         except ModelError as e:
             return None, str(e)
-        if clf.source_sha256 != sha256_file(path):
-            return None, f"{onnx.name} was made from another {path.name}"
+        if source.exists() and clf.source_sha256 != sha256_file(source):
+            return None, f"{path.name} was made from another {source.name}"
         return clf, ""
 
     def probabilities(self, images: list[Image.Image]) -> np.ndarray:

@@ -15,7 +15,7 @@ import anywidget
 import traitlets
 
 from ..core import BadImage
-from .images import MAX_UPLOAD_BYTES, check_upload_size
+from ..images import MAX_UPLOAD_BYTES, check_upload_size
 
 HERE = Path(__file__).parent
 

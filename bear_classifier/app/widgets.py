@@ -83,8 +83,8 @@ class BearApp:
         )
 
     @staticmethod
-    def load(path: str = "export.pkl"):
-        """The app for the model exported at `path`, or a one-line message saying why there is none."""
+    def load(path: str = "export.onnx"):
+        """The app for the model in `path` (Classifier.load), or a one-line message saying why there is none."""
         try:
             return BearApp(Classifier.load(path))
         except ModelError as e:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import requests
 
-from ..app.images import open_image
 from ..core import BadImage
+from ..images import open_image
 
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
 MAX_BYTES = 20 * 1024 * 1024

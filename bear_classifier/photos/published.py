@@ -150,10 +150,10 @@ def photos(name: str, root: Path = Path("data"), fetch: bool = True, base_url: s
     return folder
 
 
-def locate(folder: Path, base_url: str = BASE_URL) -> Path:
-    """`folder` as given; but data/<name> of a published manifest (data/bears, say) is fetched
-    first where photos are missing (see `photos`), unless it holds files of its own: a folder
-    that is not the published one is the user's, and never touched."""
+def download_if_published(folder: Path, base_url: str = BASE_URL) -> Path:
+    """`folder`, after downloading the photos missing from it when it is data/<name> of a published
+    manifest (data/bears, say: about 100 MB; see `photos`). A folder that holds files of its own
+    is the user's, and is never touched."""
     folder = Path(folder)
     if folder.name not in manifest.NAMES or folder.resolve().parent != Path("data").resolve():
         return folder

@@ -63,13 +63,13 @@ def load_learner_quietly(path: str | Path):
 
 
 def load_classifier(path: str | Path = "export.pkl") -> Classifier:
-    """Classifier.load, or, where the ONNX copy is missing, unreadable or stale, the export itself
-    through load_learner, with `notice` (also warned) saying why; ModelError with one line when
-    neither works."""
+    """The app's classifier of the export at `path` (its `export.onnx` copy, Classifier.load), or,
+    where that copy is missing, unreadable or stale, the export itself through load_learner, with
+    `notice` (also warned) saying why; ModelError with one line when neither works."""
     path = Path(path)
-    if path.suffix == ".onnx" or not path.exists():
-        return Classifier.load(path)
-    clf, problem = Classifier.onnx_copy(path)
+    if not path.exists():
+        return Classifier.load(path.with_suffix(".onnx"))
+    clf, problem = Classifier.checked(path.with_suffix(".onnx"))
     if clf is not None:
         return clf
     try:

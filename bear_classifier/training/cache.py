@@ -6,7 +6,6 @@ Nothing in the user's folder is ever modified: every output goes to the cache.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -15,11 +14,11 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..app.images import IMAGE_EXTS, open_image
 from ..core import OTHER, BadImage, DataError, sha256_file
+from ..images import IMAGE_EXTS, open_image
+from . import decisions as cleaning
 
 CACHE_SIDE = 320  # shorter side of cached images, px
-DECISIONS_FIELDS = ["sha256", "action", "label", "path", "reason"]
 
 
 @dataclass
@@ -93,30 +92,6 @@ def _first_per_class(items: list[Item], n: int) -> list[Item]:
     return kept
 
 
-def read_decisions(path: Path | None) -> dict[str, dict]:
-    """Cleaning decisions keyed by sha256: {'action': 'drop'|'relabel', 'label': ...}."""
-    if path is None or not Path(path).exists():
-        return {}
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(r for r in f if not r.startswith("#")))
-    out = {}
-    for n, row in enumerate(rows, 2):
-        action = row.get("action", "").strip()
-        if action not in ("drop", "relabel") or (action == "relabel" and not row.get("label")):
-            raise DataError(f"{path}:{n}: action must be 'drop' or 'relabel' (with a label), got {action!r}")
-        out[row["sha256"].strip()] = row
-    return out
-
-
-def write_decisions(path: Path, decisions: dict[str, dict]) -> None:
-    """Write decisions sorted by path, so diffs stay readable."""
-    rows = sorted(decisions.values(), key=lambda r: (r.get("path", ""), r["sha256"]))
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, DECISIONS_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-
-
 def _cache_one(job: tuple[str, str, int]) -> tuple[str, str | None]:
     """Resize one image into the cache; returns (sha256, error or None)."""
     src, dst, side = job
@@ -157,7 +132,7 @@ def build_cache(
     """
     _check_cache_apart(cache, data, negatives)
     items = scan(data, negatives, per_class)
-    rules = read_decisions(decisions)
+    rules = cleaning.read(decisions)
     cache = Path(cache)
     staging = cache / ".all"
     staging.mkdir(parents=True, exist_ok=True)
@@ -202,6 +177,11 @@ def build_cache(
             f"(one to learn from, one to check on)"
         )
     return report
+
+
+def source_files(cache: Path) -> dict[str, str]:
+    """sha256 -> the user's file that each cached image came from."""
+    return json.loads((Path(cache) / ".sources.json").read_text())
 
 
 def _check_cache_apart(cache: Path, *photos: Path | None) -> None:

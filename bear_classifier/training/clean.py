@@ -14,24 +14,19 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 from pathlib import Path
 
-from ..app.images import open_image
 from ..core import DataError, fail
-from ..photos.published import locate
-from .cache import build_cache, read_decisions, write_decisions
+from ..images import open_image
+from ..photos.published import download_if_published
+from . import decisions as cleaning
+from .cache import build_cache, source_files
 from .datablock import dataloaders
 from .probe import embed, out_of_fold
-from .recipe import Recipe, add_data_arguments, decisions_file
+from .recipe import Recipe, add_data_arguments
 from .train import make_learner, quiet
 
 SUSPECT_FIELDS = ["sha256", "path", "label", "p_label", "suggested", "p_suggested"]
-
-
-def sources(cache: Path) -> dict[str, str]:
-    """sha256 -> the user's file that each cached image came from."""
-    return json.loads((Path(cache) / ".sources.json").read_text())
 
 
 def find_suspects(
@@ -48,7 +43,7 @@ def find_suspects(
     probs = out_of_fold(x, y, torch.zeros_like(head.weight).cpu(), torch.zeros_like(head.bias).cpu(), recipe)
     if probs is None:
         raise DataError("every class needs at least 2 images to find suspects")
-    origin = sources(cache)
+    origin = source_files(cache)
     out = []
     for path, label, p in zip(items, y.tolist(), probs.tolist()):
         if p[label] < threshold:
@@ -105,13 +100,13 @@ def record_cleaner(cleaner, decisions: Path, cache: Path, reason: str = "ImageCl
     Cache files are named by the sha256 of their source, so a choice made on the cache
     applies to the original photo. Returns how many decisions were added or changed.
     """
-    origin = sources(cache)
-    rules = read_decisions(decisions)
+    origin = source_files(cache)
+    rules = cleaning.read(decisions)
     changes = [(i, "drop", "") for i in cleaner.delete()] + [(i, "relabel", c) for i, c in cleaner.change()]
     for idx, action, label in changes:
         sha = Path(cleaner.fns[idx]).stem
         rules[sha] = {"sha256": sha, "action": action, "label": label, "path": origin.get(sha, ""), "reason": reason}
-    write_decisions(decisions, rules)
+    cleaning.write(decisions, rules)
     return len(changes)
 
 
@@ -123,8 +118,8 @@ def main(argv=None):
     Recipe.add_arguments(p)
     a = p.parse_args(argv)
     try:
-        data, negatives = locate(a.data), a.negatives and locate(a.negatives)
-        rows = suspects_in(data, a.cache, negatives, decisions_file(a), Recipe.from_args(a), a.threshold)
+        data, negatives = download_if_published(a.data), a.negatives and download_if_published(a.negatives)
+        rows = suspects_in(data, a.cache, negatives, cleaning.from_args(a), Recipe.from_args(a), a.threshold)
     except ValueError as e:  # DataError, and pretrained weights that could not be had
         fail(str(e))
     with open(a.out, "w", newline="") as f:

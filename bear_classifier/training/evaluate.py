@@ -17,7 +17,7 @@ from pathlib import Path
 from ..app.classifier import Classifier, Prediction, Transform
 from ..core import BEARS, OTHER, DataError, ModelError, fail
 from ..photos.manifest import MANIFESTS
-from ..photos.published import locate
+from ..photos.published import download_if_published
 from .adapters import load_classifier, torch_classifier
 from .cache import is_image_name, scan
 from .export import float32_copy
@@ -146,7 +146,7 @@ def main(argv=None):
     p.add_argument("--baseline", action="store_true", help="also score the ImageNet-head baseline in this run")
     a = p.parse_args(argv)
     try:
-        bears, notbears = locate(a.bears), locate(a.notbears)
+        bears, notbears = download_if_published(a.bears), download_if_published(a.notbears)
         out = report(a.model, bears, notbears, reviewed_labels(a.reviewed), a.baseline)
     except (DataError, ModelError, OSError) as e:
         fail(str(e))

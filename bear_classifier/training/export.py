@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..app.classifier import METADATA_KEY, Classifier, Transform
-from ..app.images import open_image
 from ..core import BadImage, DataError, ModelError, fail, one_line, sha256_file
+from ..images import open_image
 from .adapters import learner_classifier, load_learner_quietly
 from .cache import is_image_name
 

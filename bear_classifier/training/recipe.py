@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-DECISIONS = Path("cleaning.csv")  # the committed cleaning decisions, used when present
+from .decisions import COMMITTED
 
 
 @dataclass
@@ -64,11 +64,6 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--decisions",
         type=Path,
-        help=f"cleaning decisions CSV (sha256, action, label; default: {DECISIONS} if present)",
+        help=f"cleaning decisions CSV (sha256, action, label; default: {COMMITTED} if present)",
     )
     parser.add_argument("--cache", type=Path, default=Path(".cache/train"), help="where verified, resized copies go")
-
-
-def decisions_file(args: argparse.Namespace) -> Path | None:
-    """--decisions, else the committed cleaning.csv where there is one."""
-    return args.decisions or (DECISIONS if DECISIONS.exists() else None)

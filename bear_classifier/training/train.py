@@ -20,13 +20,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..core import OTHER, DataError, fail
-from ..photos.published import locate
+from ..photos.published import download_if_published
+from . import decisions as cleaning
 from .archs import create_classifier, split_params
 from .cache import build_cache
 from .datablock import dataloaders
 from .export import calibration_photos, export_learner
 from .probe import embed, fit_head, out_of_fold, pick_threshold, set_threshold, threshold
-from .recipe import Recipe, add_data_arguments, decisions_file
+from .recipe import Recipe, add_data_arguments
 
 
 def make_learner(dls, recipe: Recipe):
@@ -166,8 +167,8 @@ def main(argv=None):
     Recipe.add_arguments(p)
     a = p.parse_args(argv)
     try:
-        data, negatives = locate(a.data), a.negatives and locate(a.negatives)
-        _, facts = train(data, a.out, negatives, decisions_file(a), a.cache, Recipe.from_args(a))
+        data, negatives = download_if_published(a.data), a.negatives and download_if_published(a.negatives)
+        _, facts = train(data, a.out, negatives, cleaning.from_args(a), a.cache, Recipe.from_args(a))
     except (DataError, ValueError) as e:  # ValueError: pretrained weights that could not be had
         fail(str(e))
     print(json.dumps(facts, indent=1))

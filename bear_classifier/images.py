@@ -14,7 +14,7 @@ from pathlib import Path
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..core import BadImage, one_line
+from .core import BadImage, one_line
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF from iPhones and macOS Safari (Pillow reads AVIF itself)
 
