@@ -1,43 +1,44 @@
-"""Download benchmark: 300 URLs from a local host, 10% failing in assorted ways.
+"""Image download: 300 URLs from a local host, 10 % of them failing in assorted ways (dead links,
+HTML served as .jpg, truncated files, a host that never answers), into a dataset folder."""
 
-.venv/bin/python -m bench.download     # prints JSON; target: seconds <= 30
-"""
-
-import json
 import tempfile
 import time
 from pathlib import Path
 
 from bear_classifier.photos.download import Downloader
+from bench.runner import Result, Target, main
 from harness.hosts import ImageServer, mixed_urls
 
+TARGETS = [Target("seconds", 30)]
 
-def main():
+
+def arguments(parser):
+    parser.add_argument("--urls", type=int, default=300)
+    parser.add_argument("--failing", type=float, default=0.1, help="share of the URLs that fail")
+
+
+def run(args):
     with ImageServer(slow=30) as server, tempfile.TemporaryDirectory() as tmp:
-        urls = mixed_urls(server, 300, 0.1)
-        dl = Downloader(Path(tmp))
+        urls = mixed_urls(server, args.urls, args.failing)
+        downloader = Downloader(Path(tmp))
         t = time.perf_counter()
-        counts = dl.download(urls, "grizzly", progress=False)
+        counts = downloader.download(urls, "grizzly", progress=False)
         seconds = time.perf_counter() - t
-        dl.close()
-        files = [p for p in Path(tmp, "grizzly").iterdir()]
-    print(
-        json.dumps(
-            {
-                "urls": len(urls),
-                "workers": dl.workers,
-                "timeout_s": dl.timeout,
-                "seconds": round(seconds, 2),
-                "saved": counts.saved,
-                "failed": counts.failed,
-                "duplicate": counts.duplicate,
-                "failures": counts.failures,
-                "files": len(files),
-                "target_seconds": 30,
-                "meets_target": seconds <= 30,
-            },
-            indent=1,
-        )
+        downloader.close()
+        files = len(list(Path(tmp, "grizzly").iterdir()))
+    yield Result(
+        {
+            "urls": len(urls),
+            "workers": downloader.workers,
+            "timeout_s": downloader.timeout,
+            "seconds": round(seconds, 2),
+            "saved": counts.saved,
+            "failed": counts.failed,
+            "duplicate": counts.duplicate,
+            "failures": counts.failures,
+            "files": files,
+        },
+        TARGETS,
     )
 
 

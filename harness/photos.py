@@ -1,0 +1,33 @@
+"""Where tests and benchmarks find the real photos, and photos made from them at run time (never kept)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+# The real photos beside the repository (the team's machines and CI), or where BEAR_DATA says.
+SHARED = Path(os.environ.get("BEAR_DATA", ROOT.parent / "shared" / "data"))
+
+
+def photo_folder(name: str) -> Path | None:
+    """The published photo folder `name` (bears, bears-test, notbears, notbears-test): data/<name>
+    when `make data` brought any of its photos, else the shared photos beside the repository, else
+    None. Callers use the photos that are there: a dead link in `make data` costs one photo, not a test."""
+    from bear_classifier.photos import manifest
+
+    fetched = ROOT / "data" / name
+    if any((fetched / row["file"]).is_file() for row in manifest.read(name)):
+        return fetched
+    return SHARED / name if (SHARED / name).is_dir() else None
+
+
+def camera_jpeg(source: Path, path: Path, size=(4032, 3024), quality: int = 92) -> Path:
+    """A 12 MP JPEG as a phone camera writes one, at `path`: the photo `source` upscaled, with sensor-like noise."""
+    im = Image.open(source).convert("RGB").resize(size, Image.BICUBIC)
+    noisy = np.asarray(im).astype(np.int16) + np.random.default_rng(0).integers(-12, 13, (size[1], size[0], 3))
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(path, "JPEG", quality=quality)
+    return path
