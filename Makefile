@@ -10,7 +10,7 @@ export BEAR_DATA_URL := $(DATA_URL)
 PORT ?= 8866
 IP ?= localhost
 
-.PHONY: install install-train dev app test test-app lint train data dataset suspects evaluate binder-url bench chromium
+.PHONY: install install-train dev app test test-app lint train data dataset suspects evaluate binder-url bench screenshot chromium
 
 install: $(VENV)/.app
 $(VENV)/.app: requirements.txt pyproject.toml
@@ -75,12 +75,11 @@ evaluate: install-train
 binder-url: install
 	$(PY) -m bear_classifier.app.binder
 
-## Benchmarks (each prints JSON)
-bench: dev
-	$(PY) -m bench.download
-	$(PY) -m bench.data
-	$(PY) -m bench.inference
-	$(PY) -m bench.train
-	$(PY) -m bench.app
-	$(PY) -m bench.load
-	$(PY) -m bear_classifier.training.evaluate --baseline
+## Benchmarks, each with its default arguments: all of them, or one (make bench NAME=phone); each
+## writes its results to bench/results/ (docs/benchmarks.md), and skips in one line what it lacks
+bench: dev chromium
+	$(PY) -m bench $(NAME)
+
+## Redo the README's picture, docs/app-on-a-phone.png: the app on a phone, answering one photo
+screenshot: dev chromium
+	$(PY) -m harness.screenshot

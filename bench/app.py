@@ -1,84 +1,75 @@
-"""App start-to-answer benchmark: seconds from starting `voila bears.ipynb` to a classified
-upload in headless chromium (cold: a new server and kernel each run), then the same for a
-second visitor of the running server. The floor: the same cold start of a notebook that only
-shows an upload button and a Classify button (no app code, no model), with the committed
-serving settings: what Voila, its page and the browser cost before any app code runs.
+"""`voila bears.ipynb` from start to a classified photo in chromium, cold (a new server and kernel
+each run), then a second visitor of the running server (the kernel Voilà preheated meanwhile).
+The baseline, in the same runs: the same cold start of a notebook that only shows an upload button
+and a Classify button (no app code, no model): what Voilà, its page and the browser cost."""
 
-    .venv/bin/python -m bench.app [runs]     # prints JSON; goal: <= 4 s
-"""
-
-import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from harness.browser import browser, classify_file, floor_app, open_app, serve
-from harness.hosts import SHARED
+from bench.runner import Result, Target, chromium, main, photos
+from harness.servers import serve, two_button_app
+
+TARGETS = [Target("answer_s.p50", 4)]
 
 
-def one_run(chromium, photo: Path) -> dict:
+def arguments(parser):
+    parser.add_argument("--runs", type=int, default=3)
+
+
+async def cold_start(browser, photo: Path) -> dict:
+    from harness.browser import Visit
+
     t0 = time.perf_counter()
     with serve("voila") as server:
-        url = server.url
-        t_server = time.perf_counter() - t0
-        page = chromium.new_page()
-        open_app(page, url)
-        t_ready = time.perf_counter() - t0
-        answer = classify_file(page, photo)
-        t_answer = time.perf_counter() - t0
-        page.close()
-        t1 = time.perf_counter()  # a second visitor, served by the kernel Voila preheated meanwhile
-        page = chromium.new_page()
-        open_app(page, url)
-        classify_file(page, photo)
-        t_second = time.perf_counter() - t1
-        page.close()
+        server_up = time.perf_counter() - t0
+        visit = await (await Visit.start(browser)).open(server.url)
+        ready = time.perf_counter() - t0
+        answer = await visit.classify(photo)
+        answered = time.perf_counter() - t0
+        await visit.close()
+        second = await (await Visit.start(browser)).open(server.url)
+        seconds = second.ready_s + (await second.classify(photo)).seconds
+        await second.close()
     return {
-        "server_up_s": round(t_server, 2),
-        "app_ready_s": round(t_ready, 2),
-        "answer_s": round(t_answer, 2),
-        "second_visitor_answer_s": round(t_second, 2),
-        "answer": answer,
+        "server_up_s": round(server_up, 2),
+        "app_ready_s": round(ready, 2),
+        "answer_s": round(answered, 2),
+        "second_visitor_answer_s": round(seconds, 2),
+        "answer": answer.text,
     }
 
 
-def floor_run(chromium) -> float:
-    """Seconds from starting Voila on the floor notebook to its buttons in the page."""
+async def two_button_ready(browser) -> float:
+    """Seconds from starting Voilà on the two-button notebook to its buttons in the page."""
+    from harness.browser import Visit
+
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        with serve("voila", root=floor_app(Path(tmp))) as server:
-            page = chromium.new_page()
-            open_app(page, server.url)
+        with serve("voila", root=two_button_app(Path(tmp))) as server:
+            visit = await (await Visit.start(browser)).open(server.url)
             seconds = time.perf_counter() - t0
-            page.close()
+            await visit.close()
     return round(seconds, 2)
 
 
-def main():
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    photos = sorted((SHARED / "bears-test/grizzly").glob("*.jpg"))
-    if not photos:
-        sys.exit(f"error: no photos in {SHARED}/bears-test/grizzly (set BEAR_DATA)")
-    photo = photos[0]
-    with browser() as chromium:
-        results = [{**one_run(chromium, photo), "floor_ready_s": floor_run(chromium)} for _ in range(runs)]
-    median = statistics.median(r["answer_s"] for r in results)
-    print(
-        json.dumps(
-            {
-                "runs": results,
-                "median_answer_s": median,
-                "median_app_ready_s": statistics.median(r["app_ready_s"] for r in results),
-                "median_floor_ready_s": statistics.median(r["floor_ready_s"] for r in results),
-                "median_second_visitor_answer_s": statistics.median(r["second_visitor_answer_s"] for r in results),
-                "goal_s": 4,
-                "meets_goal": median <= 4,
-            },
-            indent=1,
-        )
-    )
+async def run(args):
+    from harness.browser import launch
+
+    chromium()
+    photo = sorted((photos("bears-test") / "grizzly").glob("*.jpg"))[0]
+    async with launch() as browser:
+        runs = [
+            {**await cold_start(browser, photo), "two_button_ready_s": await two_button_ready(browser)}
+            for _ in range(args.runs)
+        ]
+
+    def p50(key):
+        return {"p50": statistics.median(r[key] for r in runs)}
+
+    figures = {key: p50(key) for key in ("answer_s", "app_ready_s", "two_button_ready_s", "second_visitor_answer_s")}
+    return [Result(figures | {"runs": runs}, TARGETS)]
 
 
 if __name__ == "__main__":

@@ -1,57 +1,72 @@
-"""Same answers from the photo the phone sends: every photo of bears-test and notbears-test is
-shrunk by the picker's own code (picker.js `shrink`, run in chromium: decode, EXIF upright,
-white under transparency, short side 640 px, JPEG quality 0.9) and classified by the shipped
-model, next to the original file as the server classifies it today.
+"""The photo the phone sends answers as the full photo does: every photo of bears-test and
+notbears-test is shrunk by the picker's own code (picker.js `shrink`, run in chromium: decode,
+EXIF upright, white under transparency, short side and JPEG quality as the picker sets them) and
+classified by the model, next to the original file. The baseline, in the same run: the same photo
+re-encoded at its full size (JPEG, quality 95, no shrinking), which moves the model's probabilities
+as far as any lossy copy of the photo may. Photos the browser does not shrink (it cannot decode
+them, or they are already small) are sent as they are, so their answer is the original's; they are
+counted apart."""
 
-    python -m bench.downscale                        # the picker's settings; prints JSON
-    python -m bench.downscale --side 768 --quality 0.85   # try others
-    python -m bench.downscale --float32              # the float32 copy of the model instead of export.onnx
-
-The floor, in the same run: the same photo re-encoded at its full size (JPEG, quality 95, no
-shrinking), which moves the model's probabilities as far as any lossy copy of the photo may.
-
-Photos the browser does not shrink (it cannot decode them, or they are already small) are sent
-as they are, so their answer is the original's by construction; they are counted apart.
-"""
-
-import argparse
 import base64
 import io
-import json
-import sys
 from pathlib import Path
 
 from bear_classifier.app.classifier import Classifier
 from bear_classifier.app.picker import HERE, PhotoPicker
 from bear_classifier.images import IMAGE_EXTS, open_image
-from harness.browser import browser
-from harness.hosts import SHARED
+from bench.runner import ROOT, Result, Target, chromium, main, photos
 
 ORIGIN = "http://picker.invalid"  # served by the page's route handler below; nothing leaves the machine
-TOLERANCE = 0.02
-PICKER_JS = HERE / "picker.js"
+TOLERANCE = 0.02  # a probability move worth listing
+TARGETS = [Target("label_changes", 0)]
+SHRINK = """async ([b64, name, side, quality]) => {
+  const { shrink } = await import('/picker.js');
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const blob = await shrink(new File([bytes], name), side, quality);
+  if (!blob) return null;
+  const buf = new Uint8Array(await blob.arrayBuffer());
+  let s = '';
+  for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
+  return btoa(s);
+}"""
 
 
-def shrink_in_browser(page, data: bytes, name: str, side: int, quality: float) -> bytes | None:
-    """picker.js's shrink() on `data`, in the page: the bytes the picker would send, or None (the original)."""
-    out = page.evaluate(
-        """async ([b64, name, side, quality]) => {
-             const { shrink } = await import('/picker.js');
-             const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-             const blob = await shrink(new File([bytes], name), side, quality);
-             if (!blob) return null;
-             const buf = new Uint8Array(await blob.arrayBuffer());
-             let s = '';
-             for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
-             return btoa(s);
-           }""",
-        [base64.b64encode(data).decode(), name, side, quality],
-    )
-    return base64.b64decode(out) if out is not None else None
+def arguments(parser):
+    parser.add_argument("--side", type=int, default=PhotoPicker.short_side.default_value)
+    parser.add_argument("--quality", type=float, default=PhotoPicker.quality.default_value)
+    parser.add_argument("--models", default="int8,float32", help="int8 (export.onnx), float32 (its copy), or both")
+
+
+async def picker_page(browser):
+    """A page that can import picker.js, served by a route handler."""
+    js = (HERE / "picker.js").read_text()
+    page = await browser.new_page()
+
+    async def serve(route):
+        script = route.request.url.endswith("/picker.js")
+        body = js if script else "<!doctype html><title>picker</title>"
+        await route.fulfill(body=body, content_type="text/javascript" if script else "text/html")
+
+    await page.route(f"{ORIGIN}/**", serve)
+    await page.goto(f"{ORIGIN}/")
+    return page
+
+
+async def shrunk_photos(paths: list[Path], side: int, quality: float) -> dict[Path, bytes | None]:
+    """What the picker sends for each photo: the shrunk JPEG, or None (the original)."""
+    from harness.browser import launch
+
+    out = {}
+    async with launch() as browser:
+        page = await picker_page(browser)
+        for p in paths:
+            b64 = await page.evaluate(SHRINK, [base64.b64encode(p.read_bytes()).decode(), p.name, side, quality])
+            out[p] = base64.b64decode(b64) if b64 is not None else None
+    return out
 
 
 def reencoded(data: bytes) -> bytes:
-    """The photo upright at its full size, re-encoded as JPEG at quality 95: the floor of any lossy copy."""
+    """The photo upright at its full size, re-encoded as JPEG at quality 95: the baseline of any lossy copy."""
     buf = io.BytesIO()
     open_image(data).save(buf, "JPEG", quality=95)
     return buf.getvalue()
@@ -62,81 +77,61 @@ def distance(a, b) -> float:
     return max(abs(a.probs[c] - b.probs.get(c, 0.0)) for c in a.probs) if a.probs else 0.0
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--side", type=int, default=PhotoPicker.short_side.default_value)
-    parser.add_argument("--quality", type=float, default=PhotoPicker.quality.default_value)
-    parser.add_argument("--float32", action="store_true", help="score with the float32 copy of export.pkl")
-    args = parser.parse_args()
-    photos = sorted(
-        p
-        for folder in ("bears-test", "notbears-test")
-        for p in (SHARED / folder).rglob("*")
-        if p.suffix.lower() in IMAGE_EXTS
-    )
-    if not photos:
-        sys.exit(f"error: no photos in {SHARED}/bears-test or notbears-test (set BEAR_DATA)")
-    if args.float32:
-        from bear_classifier.training.export import float32_copy
+def model(name: str) -> Classifier:
+    if name == "int8":
+        return Classifier.load(ROOT / "export.onnx")
+    from bear_classifier.training.export import float32_copy
 
-        clf = float32_copy(Path("export.pkl"))
-    else:
-        clf = Classifier.load("export.onnx")
-    js = PICKER_JS.read_text()
-    differ, shrunk, as_is, max_dp, floor, sent = [], 0, 0, 0.0, [], []
-    with browser() as chromium:
-        page = chromium.new_page()
-        page.route(
-            f"{ORIGIN}/**",
-            lambda route: route.fulfill(
-                body=js if route.request.url.endswith("/picker.js") else "<!doctype html><title>picker</title>",
-                content_type="text/javascript" if route.request.url.endswith(".js") else "text/html",
-            ),
-        )
-        page.goto(f"{ORIGIN}/")
-        for photo in photos:
-            data = photo.read_bytes()
-            small = shrink_in_browser(page, data, photo.name, args.side, args.quality)
-            if small is None:
-                as_is += 1
-                continue
-            shrunk += 1
-            sent.append(len(small))
-            full, phone, copy = clf.classify(data), clf.classify(small), clf.classify(reencoded(data))
-            dp, floor_dp = distance(full, phone), distance(full, copy)
-            max_dp = max(max_dp, dp)
-            floor.append(floor_dp)
-            if full.label != phone.label or dp > TOLERANCE:
-                differ.append(
-                    {
-                        "photo": str(photo.relative_to(SHARED)),
-                        "full": full.label,
-                        "shrunk": phone.label,
-                        "max_abs_dp": round(dp, 4),
-                        "floor_abs_dp": round(floor_dp, 4),
-                    }
-                )
-    print(
-        json.dumps(
-            {
-                "short_side": args.side,
-                "quality": args.quality,
-                "photos": len(photos),
-                "shrunk": shrunk,
-                "sent_as_is": as_is,
-                "label_changes": sum(d["full"] != d["shrunk"] for d in differ),
-                "model": "float32 copy" if args.float32 else "export.onnx",
-                "max_abs_dp": round(max_dp, 4),
-                "tolerance": TOLERANCE,
-                "floor_max_abs_dp": round(max(floor, default=0.0), 4),
-                "floor_over_tolerance": sum(d > TOLERANCE for d in floor),
-                "differ": differ,
-                "shrunk_kb_max": round(max(sent, default=0) / 1024, 1),
-                "shrunk_kb_median": round(sorted(sent)[len(sent) // 2] / 1024, 1) if sent else None,
-            },
-            indent=1,
-        )
-    )
+    return float32_copy(ROOT / "export.pkl")
+
+
+def compare(clf: Classifier, sent: dict[Path, bytes | None]) -> dict:
+    """The model's answers to the full photos, to what the picker sends, and to the re-encoded baseline."""
+    differ, moves, baseline = [], [], []
+    for photo, small in sent.items():
+        if small is None:
+            continue
+        data = photo.read_bytes()
+        full, phone, copy = clf.classify(data), clf.classify(small), clf.classify(reencoded(data))
+        moves.append(distance(full, phone))
+        baseline.append(distance(full, copy))
+        if full.label != phone.label or moves[-1] > TOLERANCE:
+            differ.append(
+                {
+                    "photo": f"{photo.parent.parent.name}/{photo.parent.name}/{photo.name}",
+                    "full": full.label,
+                    "shrunk": phone.label,
+                    "max_abs_dp": round(moves[-1], 4),
+                    "reencoded_max_abs_dp": round(baseline[-1], 4),
+                }
+            )
+    return {
+        "label_changes": sum(d["full"] != d["shrunk"] for d in differ),
+        "max_abs_dp": round(max(moves, default=0.0), 4),
+        "reencoded_max_abs_dp": round(max(baseline, default=0.0), 4),
+        "over_tolerance": len(differ),
+        "reencoded_over_tolerance": sum(d > TOLERANCE for d in baseline),
+        "tolerance": TOLERANCE,
+        "differ": differ,
+    }
+
+
+async def run(args):
+    chromium()
+    folders = [photos("bears-test"), photos("notbears-test")]
+    paths = sorted(p for folder in folders for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
+    sent = await shrunk_photos(paths, args.side, args.quality)
+    sizes = sorted(len(b) for b in sent.values() if b is not None)
+    common = {
+        "short_side": args.side,
+        "quality": args.quality,
+        "photos": len(paths),
+        "shrunk": len(sizes),
+        "sent_as_is": len(paths) - len(sizes),
+        "shrunk_kb_max": round(sizes[-1] / 1024, 1) if sizes else None,
+        "shrunk_kb_median": round(sizes[len(sizes) // 2] / 1024, 1) if sizes else None,
+    }
+    return [Result(common | compare(model(name), sent), TARGETS, name) for name in args.models.split(",")]
 
 
 if __name__ == "__main__":

@@ -1,35 +1,34 @@
-"""Inference benchmark, in one run: the app's `classify` with its int8 `export.onnx` and with the
-float32 copy (made here from `export.pkl`); each copy's file size, session memory and a fresh
-process's peak RSS; forward passes of both, interleaved; the book's path,
-`learn.predict(PILImage.create(bytes))` on a resnet18 learner as chapter 2 ships it; and the
-floors: a bare process with numpy, Pillow and ONNX Runtime imported, and decode + forward.
-
-    .venv/bin/python -m bench.inference [export.pkl]     # prints JSON
-Targets (2 cores): export.onnx <= 4 MB; a fresh process that loads the app's classifier and
-classifies a 12 MP JPEG peaks at <= 95 MB RSS; int8 forward <= 0.6x the float32 copy's; 12 MP
-JPEG p50 <= 35 ms, within 1.3x of the floor (decode at 1/8 scale + one forward pass) and >= 5x
-faster than the book's path.
+"""The app's classifier: its int8 `export.onnx` and the float32 copy (made here from `export.pkl`),
+in one run: file size, session memory and a fresh process's peak RSS; forward passes of both,
+interleaved; `classify` on a 12 MP JPEG against the book's `learn.predict(PILImage.create(bytes))`
+on a resnet18 learner as chapter 2 ships it, and against two baselines measured in the same run:
+a bare process with numpy, Pillow and ONNX Runtime imported, and decoding at 1/8 scale + one
+forward pass (the least any single-photo path can do).
 """
 
 import io
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from PIL import Image
 
 from bear_classifier.app.classifier import Classifier
-from bear_classifier.training.adapters import load_learner_quietly
-from bear_classifier.training.export import write_onnx
-from harness.hosts import SHARED
+from bench.runner import ROOT, Result, Target, main, photos, timings, training_set
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "export.pkl").absolute()
-PHOTO = SHARED / "bears-test/grizzly"
+TARGETS = {
+    "int8": [
+        Target("onnx_mb", 4),
+        Target("process.peak_rss_mb", 95),
+        Target("forward_over_float32", 0.6),
+        Target("classify_12mp.p50_ms", 35),
+        Target("classify_12mp_over_decode_plus_forward", 1.3),
+        Target("speedup_over_the_book_12mp", 5, at_least=True),
+    ],
+    "float32": [],
+}
 
 # A fresh process as the app's kernel starts: import, load the classifier (`kind` "classifier"),
 # or the widgets that hold it ("widgets"), classify one photo. onnxruntime is imported first so
@@ -56,42 +55,21 @@ print(json.dumps({{"import_s": round(t1 - t0, 2), "load_s": round(t2 - t1, 2),
                    "peak_rss_mb": round(mb("VmHWM"), 1), "answer": pred.label,
                    "heavy_modules_imported": [m for m in ("torch", "fastai", "timm", "onnx") if m in sys.modules]}}))
 """
-FLOOR = """
+BARE_PROCESS = """
 import re, numpy, PIL.Image, onnxruntime
 print(int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read()).group(1)) / 1024)
 """
 
 
-def photo(size, fmt="JPEG") -> bytes:
-    """A photo-like test image: a real bear photo scaled to `size` (or a smooth gradient)."""
-    src = sorted(PHOTO.glob("*.jpg"))
-    im = (
-        Image.open(src[0]).convert("RGB").resize(size)
-        if src
-        else Image.linear_gradient("L").convert("RGB").resize(size)
-    )
+def photo(source: Path, size, fmt="JPEG") -> bytes:
+    """A real bear photo scaled to `size`, encoded as `fmt`."""
     buf = io.BytesIO()
-    im.save(buf, fmt, quality=90)
+    Image.open(source).convert("RGB").resize(size).save(buf, fmt, quality=90)
     return buf.getvalue()
 
 
-def timings(fns: dict, n: int) -> dict:
-    """p50 and p95 in ms of each function, called in turn (interleaved: a busy machine slows all alike)."""
-    times = {name: [] for name in fns}
-    for fn in fns.values():
-        fn()  # warm-up
-    for _ in range(n):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append((time.perf_counter() - t) * 1000)
-    return {
-        name: {"p50_ms": round(statistics.median(v), 1), "p95_ms": round(sorted(v)[int(0.95 * (n - 1))], 1), "n": n}
-        for name, v in times.items()
-    }
-
-
 def fresh_process(kind: str, model: Path, photo_path: Path) -> dict:
+    """What a new process that imports the app (`kind`), loads `model` and classifies one photo costs."""
     code = PROCESS.format(kind=kind, model=str(model), photo=str(photo_path))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     return json.loads(out.splitlines()[-1])
@@ -108,11 +86,12 @@ def book_learner(tmp: Path):
         RandomSplitter,
         aug_transforms,
         get_image_files,
-        load_learner,
         parent_label,
         resnet18,
         vision_learner,
     )
+
+    from bear_classifier.training.adapters import load_learner_quietly
 
     for cls in ("grizzly", "black", "teddy"):
         (tmp / cls).mkdir()
@@ -128,7 +107,7 @@ def book_learner(tmp: Path):
     )
     learn = vision_learner(bears.dataloaders(tmp, bs=4), resnet18, pretrained=False)
     learn.export(tmp / "book.pkl")
-    return load_learner(tmp / "book.pkl")
+    return load_learner_quietly(tmp / "book.pkl")
 
 
 def decode_at_one_eighth(data: bytes):
@@ -138,79 +117,74 @@ def decode_at_one_eighth(data: bytes):
     return im
 
 
-def main():
+def copies(tmp: Path) -> dict[str, Path]:
+    """The shipped export.pkl (its int8 export.onnx beside it) and its float32 copy, made here."""
+    from bear_classifier.training.adapters import load_learner_quietly
+    from bear_classifier.training.export import write_onnx
+
+    model = ROOT / "export.pkl"
+    (tmp / "float32").mkdir()
+    float32 = tmp / "float32" / model.name  # the same export, with the float32 copy beside it
+    float32.symlink_to(model)
+    write_onnx(load_learner_quietly(model), float32.with_suffix(".onnx"), source=model)
+    return {"int8": model, "float32": float32}
+
+
+def against_the_book(app: Classifier, inputs: dict[str, bytes], learn, known: dict) -> dict:
+    """`classify` of the app and the book's `learn.predict` on each input; `known`: timings already made."""
     from fastai.vision.core import PILImage
 
-    inputs = {"jpeg_12mp": photo((4000, 3000)), "jpeg_1mp": photo((1152, 864)), "png_1mp": photo((1152, 864), "PNG")}
+    out = {}
+    for name, data in inputs.items():
+        ours = known.get(name) or timings({"app": lambda d=data: app.classify(d)}, 30)["app"]
+        with learn.no_bar():  # as in an app: no progress bar per call
+            book = timings({"book": lambda d=data: learn.predict(PILImage.create(d))}, 10 if "12mp" in name else 20)
+        out[name] = {"bytes": len(data), "classify": ours, "book_learn_predict_resnet18": book["book"]}
+        out[name]["speedup"] = round(book["book"]["p50_ms"] / ours["p50_ms"], 1)
+    return out
+
+
+def run(args):
+    training_set()
+    source = sorted((photos("bears-test") / "grizzly").glob("*.jpg"))[0]
+    inputs = {
+        "jpeg_12mp": photo(source, (4000, 3000)),
+        "jpeg_1mp": photo(source, (1152, 864)),
+        "png_1mp": photo(source, (1152, 864), "PNG"),
+    }
+    bare = subprocess.run([sys.executable, "-c", BARE_PROCESS], capture_output=True, text=True, check=True).stdout
+    figures = {name: {} for name in TARGETS}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "12mp.jpg").write_bytes(inputs["jpeg_12mp"])
-        (tmp / "float32").mkdir()
-        float32 = tmp / "float32" / MODEL.name  # the same export, with the float32 copy beside it
-        float32.symlink_to(MODEL)
-        write_onnx(load_learner_quietly(MODEL), float32.with_suffix(".onnx"), source=MODEL)
-        models = {"int8": MODEL, "float32": float32}
-        result = {
-            "model": str(MODEL),
-            "floor_process_peak_rss_mb": float(
-                subprocess.run([sys.executable, "-c", FLOOR], capture_output=True, text=True, check=True).stdout
-            ),
-        }
+        models = copies(tmp)
         for name, path in models.items():
-            result[name] = {
+            figures[name] = {
                 "onnx_mb": round(path.with_suffix(".onnx").stat().st_size / 1e6, 2),
                 "process": fresh_process("classifier", path, tmp / "12mp.jpg"),
                 "process_with_widgets": fresh_process("widgets", path, tmp / "12mp.jpg"),
+                "bare_process_peak_rss_mb": float(bare),
             }
         clfs = {name: Classifier.load(path.with_suffix(".onnx")) for name, path in models.items()}
         x = clfs["int8"].transform([decode_at_one_eighth(inputs["jpeg_12mp"]).convert("RGB")])
         forward = timings({name: (lambda c=c: c.logits(x)) for name, c in clfs.items()}, 100)
         data = inputs["jpeg_12mp"]
         classify = timings({name: (lambda c=c: c.classify(data)) for name, c in clfs.items()}, 30)
+        decode = timings({"decode": lambda: decode_at_one_eighth(data)}, 30)["decode"]
         for name in models:
-            result[name] |= {"forward": forward[name], "classify_12mp": classify[name]}
-        result["int8_over_float32_forward_p50"] = round(forward["int8"]["p50_ms"] / forward["float32"]["p50_ms"], 2)
-        learn = book_learner(tmp)
-    app = clfs["int8"]  # what the app runs
-    for name, data in inputs.items():
-        ours = classify["int8"] if name == "jpeg_12mp" else timings({"app": lambda d=data: app.classify(d)}, 30)["app"]
-        with learn.no_bar():  # as in an app: no progress bar per call
-            book = timings({"book": lambda d=data: learn.predict(PILImage.create(d))}, 10 if "12mp" in name else 20)
-        result[name] = {
-            "bytes": len(data),
-            "classify": ours,
-            "book_learn_predict_resnet18": book["book"],
-            "speedup_p50": round(book["book"]["p50_ms"] / ours["p50_ms"], 1),
-        }
-    # The floor under any single-photo path: Huffman-decoding the 12 MP JPEG (at 1/8 scale, the
-    # cheapest libjpeg allows) plus one forward pass of the model.
-    decode = timings({"decode": lambda: decode_at_one_eighth(inputs["jpeg_12mp"])}, 30)["decode"]
-    floor = decode["p50_ms"] + forward["int8"]["p50_ms"]
-    ours = classify["int8"]["p50_ms"]
-    result["jpeg_12mp"]["floor"] = {
-        "decode_at_1_8_scale_p50_ms": decode["p50_ms"],
-        "forward_p50_ms": forward["int8"]["p50_ms"],
-        "floor_ms": round(floor, 1),
-        "classify_over_floor": round(ours / floor, 2),
-    }
-    peak = result["int8"]["process"]["peak_rss_mb"]
-    result["targets"] = {
-        "onnx_mb": 4,
-        "process_peak_rss_mb": 95,
-        "int8_over_float32_forward": 0.6,
-        "jpeg_12mp_p50_ms": 35,
-        "over_floor": 1.3,
-        "speedup_vs_book": 5,
-    }
-    result["meets"] = {
-        "onnx_mb": result["int8"]["onnx_mb"] <= 4,
-        "process_peak_rss_mb": peak <= 95,
-        "int8_over_float32_forward": result["int8_over_float32_forward_p50"] <= 0.6,
-        "jpeg_12mp_p50_ms": ours <= 35,
-        "over_floor": ours / floor <= 1.3,
-        "speedup_vs_book": result["jpeg_12mp"]["speedup_p50"] >= 5,
-    }
-    print(json.dumps(result, indent=1))
+            least = decode["p50_ms"] + forward[name]["p50_ms"]
+            figures[name] |= {
+                "forward": forward[name],
+                "classify_12mp": classify[name],
+                "decode_at_1_8_scale_12mp": decode,
+                "classify_12mp_over_decode_plus_forward": round(classify[name]["p50_ms"] / least, 2),
+            }
+        figures["int8"]["forward_over_float32"] = round(forward["int8"]["p50_ms"] / forward["float32"]["p50_ms"], 2)
+        book = against_the_book(clfs["int8"], inputs, book_learner(tmp), {"jpeg_12mp": classify["int8"]})
+    figures["int8"]["against_the_book"] = book
+    figures["int8"]["speedup_over_the_book_12mp"] = book["jpeg_12mp"]["speedup"]
+    for name, targets in TARGETS.items():
+        yield Result(figures[name], targets, name)
 
 
 if __name__ == "__main__":

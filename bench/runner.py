@@ -1,11 +1,12 @@
 """The one runner every benchmark uses: its arguments, its prerequisites, its targets, and its
 results kept as files.
 
-A benchmark is a module of `bench/` with a docstring (its first line says what it measures),
+A benchmark is a module of `bench/` with a docstring (its first paragraph says what it measures),
 `arguments(parser)` (optional) and `run(args)`, which yields one `Result` per variant (int8 and
-float32 apart, say). The runner judges each result's targets, adds the machine it ran on, and
-writes it to `bench/results/NAME.json` (`NAME-VARIANT.json`), which is committed: a figure in
-the docs names the file it comes from, and a re-measure is a new file.
+float32 apart, say), or is a coroutine function that returns them (the browser's benchmarks).
+The runner judges each result's targets, adds the machine it ran on, and writes it to
+`bench/results/NAME.json` (`NAME-VARIANT.json`), which is committed: a figure in the docs names
+the file it comes from, and a re-measure is a new file.
 
     python -m bench                 # every benchmark with its default arguments (make bench)
     python -m bench phone faults    # some of them (make bench NAME=phone)
@@ -15,7 +16,9 @@ the docs names the file it comes from, and a re-measure is a new file.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime
+import inspect
 import json
 import os
 import platform
@@ -197,7 +200,8 @@ def run(module: ModuleType, argv: list[str] | None = None, out: Path = RESULTS) 
     args = parser.parse_args(argv)
     written = []
     try:
-        for result in module.run(args):
+        results = module.run(args)
+        for result in asyncio.run(results) if inspect.iscoroutine(results) else results:
             path = write(name, result, vars(args), out)
             unmet = [t["figure"] for t in json.loads(path.read_text())["targets"] if not t["met"]]
             verdict = f"targets not met: {', '.join(unmet)}" if unmet else "every target met" if result.targets else ""

@@ -1,1 +1,2 @@
-"""Test and benchmark harness: local hosts and the app served and driven in chromium (not installed)."""
+"""What the tests and the benchmarks share, not installed: the app served on both routes and watched,
+driven in chromium as visitors do, the real photos, local hosts (docs/contributing.md)."""

@@ -1,26 +1,19 @@
-"""Start the app the two ways users get it, watch the server's kernels, and drive the app in
-Debian's chromium with Playwright (imported only by the functions that drive the browser).
-
-Used by the browser tests and the app benchmarks.
+"""Drive the app in Debian's chromium as a visitor does, with Playwright's async API (the only
+module that imports Playwright): a desktop or a 360 px phone, on a shaped network; choose a
+photo through the file chooser, read the answer; read the watchdog's notice and press Reload.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import json
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -30,264 +23,181 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-ANSWER = ".bear-result, .bear-message"
-LOST = ".bear-lost"  # the watchdog's notice: the app stopped answering
 PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
-CHOOSE = "Choose photo"  # the picker's button that opens the file chooser (the other: "Take photo")
-KERNEL = "ipykernel_launcher"
-
-
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 # Phone networks for the DevTools protocol's Network.emulateNetworkConditions (latency in ms,
 # throughput in bytes/s): Lighthouse's slow 4G (150 ms, 1.6 Mbps down, 750 kbps up) and 4G.
 PROFILES = {
     "slow4g": {"latency": 150, "downloadThroughput": 1.6e6 / 8, "uploadThroughput": 750e3 / 8},
     "4g": {"latency": 60, "downloadThroughput": 9e6 / 8, "uploadThroughput": 3e6 / 8},
 }
+# What the page shows: the app's answer or one-line message, the watchdog's notice, the picker's button.
+ANSWER = ".bear-result, .bear-message"
+LOST = ".bear-lost"
+CHOOSE = "Choose photo"
 
 
-@dataclass
-class Server:
-    url: str  # the app
-    base: str  # http://127.0.0.1:PORT, for other paths of the same server
-    proc: subprocess.Popen
-
-
-def settings(kind: str, root: Path = ROOT) -> dict:
-    """The committed cull timeout and interval (seconds) and preheated pool size of a kind of server."""
-    voila = json.loads((root / "voila.json").read_text())
-    if kind == "voila":
-        config, pool = voila, voila["VoilaConfiguration"]
-        pool_size = pool.get("default_pool_size", 1) if pool.get("preheat_kernel") else 0
-    else:  # Voila as a Jupyter server extension has no preheated pool
-        config, pool_size = json.loads((root / "binder/jupyter/jupyter_server_config.json").read_text()), 0
-    cull = config["MappingKernelManager"]
-    return {
-        "cull_idle_timeout": cull["cull_idle_timeout"],
-        "cull_interval": cull["cull_interval"],
-        "pool_size": pool_size,
-    }
-
-
-def cull_args(timeout: int, interval: int) -> list[str]:
-    """Command-line options that override the cull timeout and interval."""
-    return [f"--MappingKernelManager.cull_idle_timeout={timeout}", f"--MappingKernelManager.cull_interval={interval}"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, proc: subprocess.Popen, timeout: float = 120):
-    """Wait until the server listens (without requesting a page, which would start a kernel)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"port {port} did not open in {timeout}s")
-
-
-@contextmanager
-def serve(
-    kind: str,
-    log: Path | None = None,
-    args: list[str] = (),
-    root: Path = ROOT,
-    token: str = "",
-    port: int | None = None,
-):
-    """Yield a Server for the app in `root`, served by `voila bears.ipynb` ("voila") or, as on
-    Binder, by `jupyter server` through binder/start at /voila/render/bears.ipynb ("jupyter").
-    `args` are extra command-line options (config such as a short cull timeout); `token`, for
-    "jupyter", is the token a visitor needs (Binder sets one; empty means none); `port`, a free one
-    unless given (to restart a server where its pages are)."""
-    port = port or free_port()
-    base = f"http://127.0.0.1:{port}"
-    if kind == "voila":
-        cmd = [str(BIN / "voila"), "bears.ipynb", f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1"]
-        url = f"{base}/"
-    elif kind == "jupyter":
-        cmd = [
-            "bash",
-            "binder/start",
-            str(BIN / "jupyter"),
-            "server",
-            f"--port={port}",
-            "--no-browser",
-            "--ip=127.0.0.1",
-            "--allow-root",
-            f"--IdentityProvider.token={token}",
-            "--ServerApp.password=",
-            f"--ServerApp.root_dir={root}",
-        ]
-        url = f"{base}/voila/render/bears.ipynb" + (f"?token={token}" if token else "")
-    else:
-        raise ValueError(f"unknown kind {kind!r}: voila or jupyter")
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "PYTHONPATH": str(root),
-    }  # voila.json names bear_classifier.app.serving
-    out = open(log, "w") if log else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        [*cmd, *args], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        wait_port(port, proc)
-        yield Server(url, base, proc)
-    finally:
-        import psutil
-
-        children = psutil.Process(proc.pid).children(recursive=True)
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        for child in children:  # kernels a killed server left behind
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                pass
-        if log:
-            out.close()
-
-
-def kernels(proc: subprocess.Popen) -> list:
-    """The server's kernel processes (psutil.Process), oldest first."""
-    import psutil
-
-    found = []
-    for p in psutil.Process(proc.pid).children(recursive=True):
-        try:
-            if KERNEL in " ".join(p.cmdline()):
-                found.append(p)
-        except psutil.NoSuchProcess:
-            pass
-    return sorted(found, key=lambda p: p.create_time())
-
-
-def idle_kernels(proc: subprocess.Popen, count: int, timeout: float = 120) -> list:
-    """The server's kernels once there are `count` of them and they have stopped using CPU (a
-    preheated kernel has rendered its page)."""
-    import psutil
-
-    deadline, last = time.time() + timeout, None
-    while time.time() < deadline:
-        found = kernels(proc)
-        try:
-            cpu = sum(sum(k.cpu_times()[:2]) for k in found) if len(found) == count else None
-        except psutil.NoSuchProcess:
-            cpu = None
-        if cpu is not None and last is not None and cpu - last < 0.05:
-            return found
-        last = cpu
-        time.sleep(1)
-    raise TimeoutError(f"{count} idle kernel(s) not there in {timeout} s")
-
-
-FLOOR_CELL = (
-    'import ipywidgets as w\nw.VBox([w.FileUpload(description="Choose photo"), w.Button(description="Classify")])'
-)
-
-
-def floor_app(folder: Path) -> Path:
-    """`folder` set up as the app's root with the committed serving settings, but a bears.ipynb that
-    only shows the upload and Classify buttons: what Voila and the browser cost before any app code."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(FLOOR_CELL)])
-    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, folder / "bears.ipynb")
-    shutil.copy(ROOT / "voila.json", folder)
-    shutil.copytree(ROOT / "binder", folder / "binder")
-    return folder
-
-
-def rss(processes) -> int:
-    """Total resident memory of `processes` in bytes (those that have exited count 0)."""
-    import psutil
-
-    total = 0
-    for p in processes:
-        try:
-            total += p.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
-def tree(proc: subprocess.Popen) -> list:
-    """The server process and all its descendants."""
-    import psutil
-
-    server = psutil.Process(proc.pid)
-    return [server, *server.children(recursive=True)]
-
-
-def chromium_available() -> bool:
+def available() -> bool:
     return Path(CHROMIUM).exists()
 
 
-@contextmanager
-def browser():
-    from playwright.sync_api import sync_playwright
+@asynccontextmanager
+async def launch():
+    """A headless chromium (Playwright's Browser)."""
+    from playwright.async_api import async_playwright
 
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield b
+            yield browser
         finally:
-            b.close()
+            await browser.close()
 
 
-def open_app(page, url: str, timeout_ms: int = 120_000):
-    page.goto(url, timeout=timeout_ms)
-    page.get_by_role("button", name=CHOOSE).wait_for(timeout=timeout_ms)
-    page.get_by_role("button", name="Classify").wait_for(timeout=timeout_ms)
+@dataclass
+class Answer:
+    text: str
+    seconds: float  # from choosing the photo to its answer on the page
+
+    @property
+    def ok(self) -> bool:
+        """An answer of the model (not a message about the photo or the app)."""
+        return self.text.startswith("Prediction: ") or self.text.startswith("This doesn't look like")
 
 
-def choose_file(page, path: Path):
-    """Pick `path` in the "Choose photo" file chooser, as a person would; returns the chooser."""
-    with page.expect_file_chooser() as chooser:
-        page.get_by_role("button", name=CHOOSE).click()
-    chooser.value.set_files(str(path))
-    return chooser.value
+class Visit:
+    """One visitor: a browser context (a desktop, or a phone), its page, what it asks of the network."""
 
+    def __init__(self, context, page, network: NetworkLog, sockets: list | None):
+        self.context, self.page, self.network = context, page, network
+        self.sockets = sockets  # (page side, server side) of each websocket, when relayed
+        self.ready_s: float | None = None
 
-def classify_file(page, path: Path, timeout_ms: int = 60_000) -> str:
-    """Upload `path`, wait until the app has received it, press Classify, and return the answer."""
-    choose_file(page, path)
-    page.locator(".bear-ready", has_text=path.name).wait_for(timeout=timeout_ms)
-    page.get_by_role("button", name="Classify").click()
-    answer = page.locator(ANSWER).first
-    answer.wait_for(timeout=timeout_ms)
-    return answer.inner_text().strip()
+    @classmethod
+    async def start(cls, browser, phone: bool = False, profile: str | None = None, relay_sockets: bool = False):
+        """A new context and page: a 360 px touch phone or a desktop, its network shaped to one of
+        PROFILES; with `relay_sockets`, every websocket goes through here, so that `reset_sockets`
+        can cut them as a sleeping phone's network does."""
+        context = await browser.new_context(**(PHONE if phone else DESKTOP))
+        page = await context.new_page()
+        network = await NetworkLog.attach(context, page, PROFILES[profile] if profile else None)
+        sockets = [] if relay_sockets else None
+        if relay_sockets:
+
+            async def relay(ws):
+                sockets.append((ws, ws.connect_to_server()))
+
+            await page.route_web_socket(lambda url: True, relay)
+        return cls(context, page, network, sockets)
+
+    async def open(self, url: str, timeout_s: float = 120, wait: bool = True) -> Visit:
+        """Go to the app; with `wait`, until its photo buttons and Classify are shown (`ready_s`)."""
+        t0 = time.perf_counter()
+        await self.page.goto(url, timeout=timeout_s * 1000, wait_until="load" if wait else "commit")
+        if wait:
+            await self.ready(timeout_s - (time.perf_counter() - t0), since=t0)
+        return self
+
+    async def revisit(self, url: str, timeout_s: float = 120) -> Visit:
+        """Close the page and open the app again in a new one, with the same browser cache."""
+        await self.page.close()
+        self.page = await self.context.new_page()
+        self.network = await NetworkLog.attach(self.context, self.page, self.network.profile)
+        return await self.open(url, timeout_s)
+
+    async def ready(self, timeout_s: float = 120, since: float | None = None) -> float:
+        """Wait until the app's buttons are shown; the seconds since `since` (or since now)."""
+        t0 = since or time.perf_counter()
+        for name in (CHOOSE, "Classify"):
+            left = max(1.0, timeout_s - (time.perf_counter() - t0))
+            await self.page.get_by_role("button", name=name).wait_for(timeout=left * 1000)
+        self.ready_s = time.perf_counter() - t0
+        return self.ready_s
+
+    async def choose(self, photo: Path, timeout_s: float = 60):
+        """Pick `photo` in the "Choose photo" file chooser, as a person would; the chooser."""
+        async with self.page.expect_file_chooser(timeout=timeout_s * 1000) as chooser:
+            await self.page.get_by_role("button", name=CHOOSE).click()
+        chosen = await chooser.value
+        await chosen.set_files(str(photo))
+        return chosen
+
+    async def received(self, name: str, timeout_s: float = 60):
+        """Wait until the app says it has the photo called `name`."""
+        await self.page.locator(".bear-ready", has_text=name).wait_for(timeout=timeout_s * 1000)
+
+    async def classify(self, photo: Path, timeout_s: float = 60) -> Answer:
+        """Choose `photo`, press Classify once the app has it, and read the answer."""
+        t0 = time.perf_counter()
+        await self.choose(photo, timeout_s)
+        await self.received(photo.name, timeout_s)
+        await self.page.get_by_role("button", name="Classify").click()
+        return Answer(await self.answer(timeout_s), time.perf_counter() - t0)
+
+    async def answer(self, timeout_s: float = 60) -> str:
+        """The text of the answer (or one-line message) on the page, once there is one."""
+        answer = self.page.locator(ANSWER).first
+        await answer.wait_for(timeout=timeout_s * 1000)
+        return (await answer.inner_text()).strip()
+
+    async def notice(self, since: float, timeout_s: float = 60) -> dict:
+        """Wait for the watchdog's notice: seconds since `since`, its words, and whether it fits the page's width."""
+        notice = self.page.locator(LOST)
+        await notice.wait_for(state="visible", timeout=timeout_s * 1000)
+        seconds = time.perf_counter() - since
+        box = await notice.bounding_box()
+        width = await self.page.evaluate("document.documentElement.clientWidth")
+        return {
+            "notice_s": round(seconds, 1),
+            "notice": (await notice.inner_text()).strip().replace("\n", " "),
+            "fits": box["x"] >= 0 and box["x"] + box["width"] <= width,
+        }
+
+    async def lost(self) -> bool:
+        """Whether the watchdog's notice shows."""
+        return await self.page.locator(LOST).is_visible()
+
+    async def press_reload(self, timeout_s: float = 120):
+        """Press the notice's Reload button and wait for the app again."""
+        async with self.page.expect_navigation(timeout=timeout_s * 1000):
+            await self.page.get_by_role("button", name="Reload").click()
+        await self.ready(timeout_s)
+
+    async def sleep(self, seconds: float):
+        """As a phone asleep: the page frozen for `seconds`, its websockets cut at both ends (needs `relay_sockets`)."""
+        cdp = self.network.cdp
+        await cdp.send("Page.setWebLifecycleState", {"state": "frozen"})
+        for ws, server in self.sockets:
+            await server.close()
+            await ws.close()
+        await asyncio.sleep(seconds)
+        await cdp.send("Page.setWebLifecycleState", {"state": "active"})
+
+    async def close(self):
+        await self.context.close()
 
 
 class NetworkLog:
     """What a page asks of the network, seen through the DevTools protocol (Chrome's own record),
-    throttled to `profile` (one of PROFILES) when given."""
+    throttled to one of PROFILES when given."""
 
-    def __init__(self, context, page, profile: dict | None = None):
+    def __init__(self, cdp, profile: dict | None):
+        self.cdp, self.profile = cdp, profile
         self.urls, self.bytes, self.blocked, self.ws_sent, self.ws_received = {}, {}, {}, 0, 0
         self.ws_sent_at: list[float] = []  # time.perf_counter() of each websocket frame the page sent
-        cdp = context.new_cdp_session(page)
-        cdp.send("Network.enable")
+
+    @classmethod
+    async def attach(cls, context, page, profile: dict | None = None) -> NetworkLog:
+        log = cls(await context.new_cdp_session(page), profile)
+        await log.cdp.send("Network.enable")
         if profile:
-            cdp.send("Network.emulateNetworkConditions", {"offline": False, **profile})
-        cdp.on("Network.requestWillBeSent", lambda e: self.urls.__setitem__(e["requestId"], e["request"]["url"]))
-        cdp.on("Network.loadingFinished", lambda e: self.bytes.__setitem__(e["requestId"], e["encodedDataLength"]))
-        cdp.on("Network.loadingFailed", self._failed)
-        cdp.on("Network.webSocketFrameSent", lambda e: self._frame(e, "ws_sent", self.ws_sent_at))
-        cdp.on("Network.webSocketFrameReceived", lambda e: self._frame(e, "ws_received"))
+            await log.cdp.send("Network.emulateNetworkConditions", {"offline": False, **profile})
+        log.cdp.on("Network.requestWillBeSent", lambda e: log.urls.__setitem__(e["requestId"], e["request"]["url"]))
+        log.cdp.on("Network.loadingFinished", lambda e: log.bytes.__setitem__(e["requestId"], e["encodedDataLength"]))
+        log.cdp.on("Network.loadingFailed", log._failed)
+        log.cdp.on("Network.webSocketFrameSent", lambda e: log._frame(e, "ws_sent", log.ws_sent_at))
+        log.cdp.on("Network.webSocketFrameReceived", lambda e: log._frame(e, "ws_received"))
+        return log
 
     def _failed(self, e):
         if e.get("blockedReason"):  # stopped in the browser (the page's Content-Security-Policy): never sent
@@ -300,9 +210,10 @@ class NetworkLog:
         size = len(base64.b64decode(r["payloadData"])) if r["opcode"] == 2 else len(r["payloadData"].encode())
         setattr(self, counter, getattr(self, counter) + size)
 
-    def summary(self, host: str) -> dict:
-        """Transferred MB (compressed, headers included), HTTP requests, and the other hosts asked:
-        those that requests left for, and those the browser stopped before sending anything."""
+    def summary(self, url: str) -> dict:
+        """Transferred MB (compressed, headers included), HTTP requests, and the hosts other than
+        `url`'s asked: those requests left for, and those the browser stopped before sending anything."""
+        host = urlparse(url).netloc
         http = {i: u for i, u in self.urls.items() if urlparse(u).scheme in ("http", "https")}
         other = {i: urlparse(u).netloc for i, u in http.items() if urlparse(u).netloc != host}
         return {

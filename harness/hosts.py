@@ -1,4 +1,4 @@
-"""Local hosts on 127.0.0.1 for download tests and benchmarks.
+"""Local hosts on 127.0.0.1 for the download tests and benchmarks.
 
 ImageServer routes: /img/<n>.<jpg|png|webp> (distinct images), /same/<k>.jpg (one image
 under many URLs), /slow/<n>.jpg (answers after `slow` seconds), /drip/<n>.jpg (image sent
@@ -10,35 +10,16 @@ RawHost serves photo folders at GitHub's raw URLs, /<repo>/<commit>/<path>, with
 from __future__ import annotations
 
 import io
-import os
 import random
 import threading
 import time
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import unquote
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-# The real photos beside the repository (the team's machines and CI), or where BEAR_DATA says.
-SHARED = Path(os.environ.get("BEAR_DATA", ROOT.parent / "shared" / "data"))
-
-
-def photo_root(*names: str) -> Path | None:
-    """The folder holding the published photo folders `names` for tests and benchmarks: the
-    repository's data/ once `make data` has fetched every photo of them, else the shared photos,
-    else None."""
-    from bear_classifier.photos import manifest
-
-    fetched = ROOT / "data"
-    if all((fetched / n / r["file"]).is_file() for n in names for r in manifest.read(n)):
-        return fetched
-    if all((SHARED / n).is_dir() for n in names):
-        return SHARED
-    return None
-
+from harness.photos import photo_folder
 
 FORMATS = {"jpg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png"), "webp": ("WEBP", "image/webp")}
 
@@ -183,23 +164,21 @@ class RawHandler(QuietHandler):
 
 
 class RawHost(LocalHost):
-    """Serves <folder>/<name>/<file> at /<repo>/<commit>/<path> for every row of
-    manifests {name: rows}, as raw.githubusercontent.com serves the originals.
+    """Serves the photos of manifests {name: rows} (from harness.photos.photo_folder(name)) at
+    /<repo>/<commit>/<path>, as raw.githubusercontent.com serves the originals.
 
     `faults` maps "<name>/<file>" to one of FAULTS: missing (404), corrupt (one byte
     changed), truncated (Content-Length larger than the body, then the connection closes),
     slow (answers after `slow` seconds). `requests` counts the requests answered.
     """
 
-    def __init__(
-        self, folder: Path, manifests: dict[str, list[dict]], faults: dict[str, str] | None = None, slow: float = 5.0
-    ):
+    def __init__(self, manifests: dict[str, list[dict]], faults: dict[str, str] | None = None, slow: float = 5.0):
         faults = faults or {}
         if set(faults.values()) - set(FAULTS):
             raise ValueError(f"unknown faults {sorted(set(faults.values()) - set(FAULTS))}; known: {FAULTS}")
         self.routes = {
             f"/{r['repo']}/{r['commit']}/{r['path']}": (
-                Path(folder) / name / r["file"],
+                photo_folder(name) / r["file"],
                 faults.get(f"{name}/{r['file']}"),
             )
             for name, rows in manifests.items()

@@ -31,3 +31,19 @@ def camera_jpeg(source: Path, path: Path, size=(4032, 3024), quality: int = 92) 
     noisy = np.asarray(im).astype(np.int16) + np.random.default_rng(0).integers(-12, 13, (size[1], size[0], 3))
     Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(path, "JPEG", quality=quality)
     return path
+
+
+def photo_sets(folder: Path, visitors: int, k: int, classes=("grizzly", "black", "teddy")) -> list[list[Path]]:
+    """K photos of `folder`'s class sub-folders for each visitor, classes interleaved, so that no two
+    in a row share a name."""
+    by_class = [sorted((folder / c).glob("*.jp*g")) for c in classes]
+    interleaved = [p for group in zip(*by_class) for p in group]
+    return [[interleaved[(v * k + j) % len(interleaved)] for j in range(k)] for v in range(visitors)]
+
+
+def present(name: str) -> list[dict]:
+    """The rows of the manifest `name` whose photo is in its photo_folder (none when there is no folder)."""
+    from bear_classifier.photos import manifest
+
+    folder = photo_folder(name)
+    return [row for row in manifest.read(name) if folder and (folder / row["file"]).is_file()]

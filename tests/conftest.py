@@ -48,14 +48,15 @@ def baseline():
     return imagenet_baseline()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    """A headless chromium (Playwright), or skip where it is absent; under CI it must be there."""
-    from harness.browser import browser, chromium_available
+@pytest.fixture(scope="session")
+async def chromium():
+    """A headless chromium (Playwright's async Browser) for the session, or skip where it is absent;
+    under CI it must be there."""
+    from harness import browser
 
-    if not chromium_available():
+    if not browser.available():
         if os.environ.get("CI"):
             raise RuntimeError("CI needs /usr/bin/chromium (apt-get install chromium)")
         pytest.skip("chromium is not installed (apt-get install chromium)")
-    with browser() as b:
+    async with browser.launch() as b:
         yield b

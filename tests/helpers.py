@@ -12,28 +12,24 @@ import pytest
 from PIL import Image
 
 from bear_classifier.core import BEARS
-from harness.hosts import photo_root
+from harness.photos import photo_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"  # screenshots and server logs of the browser tests (git-ignored)
 
 
-def photos_root(*names: str) -> Path:
-    """The folder holding the published photo folders `names` (data/ after `make data`, else
-    ../shared/data), or skip the test saying why."""
-    root = photo_root(*names)
-    if root is None:
-        pytest.skip("real photos not available: run `make data` (or put the shared photos beside the repository)")
-    return root
-
-
-def shared(name: str) -> Path:
-    """A folder of real photos (bears, bears-test, notbears, notbears-test), or skip the test saying why."""
-    return photos_root(name) / name
+def published(name: str) -> Path:
+    """The published photo folder `name` (bears, bears-test, notbears, notbears-test) where
+    harness.photos finds it (data/ after `make data`, else the shared photos), or skip the test
+    saying why. Tests use the photos that are there."""
+    folder = photo_folder(name)
+    if folder is None:
+        pytest.skip(f"no photos of {name}: run `make data` (or put the shared photos beside the repository)")
+    return folder
 
 
 def first_photo(cls: str, folder: str = "bears-test") -> Path:
-    return sorted((shared(folder) / cls).glob("*.jp*g"))[0]
+    return sorted((published(folder) / cls).glob("*.jp*g"))[0]
 
 
 def encode(im: Image.Image, fmt: str, **save) -> bytes:
@@ -68,9 +64,9 @@ def link_photos(dest: Path, sources: list[Path]) -> Path:
 
 
 def link_classes(dest: Path, folder: str, classes: dict[str, str], n: int, skip: int = 0) -> Path:
-    """dest/<class>/ with photos skip..skip+n of shared/<folder>/<source> for each {class: source}."""
+    """dest/<class>/ with photos skip..skip+n of the published <folder>/<source> for each {class: source}."""
     for cls, source in classes.items():
-        src = shared(folder) / source
+        src = published(folder) / source
         link_photos(dest / cls, sorted(p for p in src.iterdir() if p.is_file())[skip : skip + n])
     return dest
 

@@ -1,16 +1,16 @@
-"""The app in a real browser (Debian's chromium via Playwright), served by `voila bears.ipynb`
-and, as on Binder, by `jupyter server` at /voila/render/bears.ipynb."""
+"""The app in a real browser (Debian's chromium via Playwright), on both routes: served by
+`voila bears.ipynb` and, as on Binder, by `jupyter server` at /voila/render/bears.ipynb."""
 
 import re
-from urllib.parse import urlparse
 
 import numpy as np
 import pillow_heif
 import pytest
 from PIL import Image
 
-from harness.browser import ANSWER, CHOOSE, PHONE, NetworkLog, choose_file, classify_file, open_app, serve
-from helpers import ARTIFACTS, first_photo, shared
+from harness.browser import ANSWER, CHOOSE, Visit
+from harness.servers import ROUTES, serve
+from helpers import ARTIFACTS, first_photo, published
 
 
 def big_jpeg(path):
@@ -22,45 +22,44 @@ def big_jpeg(path):
     return path
 
 
-@pytest.mark.parametrize("kind", ["voila", "jupyter"])
-def test_app_in_the_browser(kind, chromium, tmp_path):
-    shared("bears-test")
+@pytest.mark.parametrize("route", ROUTES)
+async def test_app_in_the_browser(route, chromium, tmp_path):
+    published("bears-test")
     ARTIFACTS.mkdir(exist_ok=True)
     not_image = tmp_path / "notes.txt"
     not_image.write_text("this is not a photo")
     big = big_jpeg(tmp_path / "big.jpg")
-    with serve(kind, ARTIFACTS / f"{kind}-server.log") as server:
-        url = server.url
-        context = chromium.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        network = NetworkLog(context, page)
-        open_app(page, url)
-        assert "Traceback" not in page.content()
+    with serve(route, ARTIFACTS / f"{route}-server.log") as server:
+        desktop = await Visit.start(chromium)
+        page = desktop.page
+        await desktop.open(server.url)
+        assert "Traceback" not in await page.content()
         for cls in ("grizzly", "black", "teddy"):
-            answer = classify_file(page, first_photo(cls))
-            assert answer.startswith(f"Prediction: {cls}; Probability: "), answer
-        assert page.locator("img").count() >= 1  # the uploaded photo is shown
-        answer = classify_file(page, not_image)
-        assert "not an image" in answer and "Traceback" not in page.content()
-        answer = classify_file(page, big)
-        assert answer.startswith("Prediction: grizzly"), answer
-        page.screenshot(path=str(ARTIFACTS / f"{kind}-desktop.png"), full_page=True)
-        assert network.summary(urlparse(server.base).netloc)["other_hosts"] == []  # no request left the app's host
-        context.close()
+            answer = await desktop.classify(first_photo(cls))
+            assert answer.text.startswith(f"Prediction: {cls}; Probability: "), answer
+        assert await page.locator("img").count() >= 1  # the uploaded photo is shown
+        answer = await desktop.classify(not_image)
+        assert "not an image" in answer.text and "Traceback" not in await page.content()
+        answer = await desktop.classify(big)
+        assert answer.text.startswith("Prediction: grizzly"), answer
+        await page.screenshot(path=str(ARTIFACTS / f"{route}-desktop.png"), full_page=True)
+        assert desktop.network.summary(server.url)["other_hosts"] == []  # no request left the app's host
+        await desktop.close()
 
-        phone = chromium.new_page(**PHONE)
-        open_app(phone, url)
-        chooser = choose_file(phone, first_photo("black"))  # the picker a phone shows: images, camera included
-        assert chooser.element.get_attribute("accept") == "image/*" and not chooser.is_multiple()
-        assert phone.locator("input[type=file][capture=environment][accept='image/*']").count() == 1  # Take photo
-        answer = classify_file(phone, first_photo("teddy"))
-        assert answer.startswith("Prediction: teddy"), answer
-        assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+        phone = await Visit.start(chromium, phone=True)
+        page = phone.page
+        await phone.open(server.url)
+        chooser = await phone.choose(first_photo("black"))  # the picker a phone shows: images, camera included
+        assert await chooser.element.get_attribute("accept") == "image/*" and not chooser.is_multiple()
+        assert await page.locator("input[type=file][capture=environment][accept='image/*']").count() == 1
+        answer = await phone.classify(first_photo("teddy"))
+        assert answer.text.startswith("Prediction: teddy"), answer
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 360
         for name in ("Classify", CHOOSE, "Take photo"):
-            box = phone.get_by_role("button", name=name).bounding_box()
+            box = await page.get_by_role("button", name=name).bounding_box()
             assert box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 360
-        phone.screenshot(path=str(ARTIFACTS / f"{kind}-phone.png"), full_page=True)
-        phone.close()
+        await page.screenshot(path=str(ARTIFACTS / f"{route}-phone.png"), full_page=True)
+        await phone.close()
 
 
 def phone_photos(folder):
@@ -80,59 +79,57 @@ def phone_photos(folder):
     return folder
 
 
-def sent_kb(page, name: str) -> int:
+async def sent_kb(page, name: str) -> int:
     """The KB the picker says it sent for `name`."""
     status = page.locator(".bear-picker-status", has_text=f"Sent {name}")
-    status.wait_for(timeout=30_000)
-    return int(re.search(r"\((\d+) KB\)", status.inner_text()).group(1))
+    await status.wait_for(timeout=30_000)
+    return int(re.search(r"\((\d+) KB\)", await status.inner_text()).group(1))
 
 
-def test_the_picker_on_a_phone(chromium, tmp_path):
+async def test_the_picker_on_a_phone(chromium, tmp_path):
     """Through the file chooser, as a person does: what the browser shrinks, what it sends as is, and
     what the kernel refuses; Classify before a photo has arrived; two photos in a row."""
-    shared("bears-test")
+    published("bears-test")
     files = phone_photos(tmp_path)
     ARTIFACTS.mkdir(exist_ok=True)
     with serve("voila", ARTIFACTS / "picker-server.log") as server:
-        context = chromium.new_context(**PHONE)
-        page = context.new_page()
-        network = NetworkLog(context, page)
-        open_app(page, server.url)
-        page.get_by_role("button", name="Classify").click()
-        assert page.locator(ANSWER).first.inner_text() == "Choose a photo first."
+        phone = await Visit.start(chromium, phone=True)
+        page = phone.page
+        await phone.open(server.url)
+        await page.get_by_role("button", name="Classify").click()
+        assert await page.locator(ANSWER).first.inner_text() == "Choose a photo first."
 
-        assert classify_file(page, files / "rotated.jpg").startswith("Prediction: grizzly")
-        assert sent_kb(page, "rotated.jpg") < 300 < (files / "rotated.jpg").stat().st_size / 1024  # shrunk
-        size = page.locator(".widget-image").evaluate("img => [img.naturalWidth, img.naturalHeight]")
+        assert (await phone.classify(files / "rotated.jpg")).text.startswith("Prediction: grizzly")
+        assert await sent_kb(page, "rotated.jpg") < 300 < (files / "rotated.jpg").stat().st_size / 1024  # shrunk
+        size = await page.locator(".widget-image").evaluate("img => [img.naturalWidth, img.naturalHeight]")
         assert size[0] > size[1], f"the photo arrived sideways: {size}"  # upright, as it was taken
 
-        assert classify_file(page, files / "transparent.png").startswith("Prediction: black")
-        assert classify_file(page, files / "teddy.heic").startswith("Prediction: teddy")  # Chrome can't: sent as is
-        assert sent_kb(page, "teddy.heic") == -(-(files / "teddy.heic").stat().st_size // 1024)
-        assert "not an image" in classify_file(page, files / "notes.txt")
-        assert classify_file(page, files / "empty.jpg") == "The file is empty."
+        assert (await phone.classify(files / "transparent.png")).text.startswith("Prediction: black")
+        assert (await phone.classify(files / "teddy.heic")).text.startswith("Prediction: teddy")  # sent as is
+        assert await sent_kb(page, "teddy.heic") == -(-(files / "teddy.heic").stat().st_size // 1024)
+        assert "not an image" in (await phone.classify(files / "notes.txt")).text
+        assert (await phone.classify(files / "empty.jpg")).text == "The file is empty."
 
-        choose_file(page, files / "huge.jpg")
+        await phone.choose(files / "huge.jpg")
         refused = page.locator(".bear-message", has_text="huge.jpg is too large (51 MB); the limit is 50 MB.")
-        refused.wait_for(timeout=30_000)
-        assert "\n" not in refused.inner_text()
+        await refused.wait_for(timeout=30_000)
+        assert "\n" not in await refused.inner_text()
 
-        choose_file(page, first_photo("grizzly"))  # two photos in a row: the second one counts
-        assert classify_file(page, first_photo("teddy")).startswith("Prediction: teddy")
+        await phone.choose(first_photo("grizzly"))  # two photos in a row: the second one counts
+        assert (await phone.classify(first_photo("teddy"))).text.startswith("Prediction: teddy")
 
-        assert classify_file(page, first_photo("grizzly")).startswith("Prediction: grizzly")
-        cdp = context.new_cdp_session(page)  # a slow upload, to press Classify while the photo is on its way
-        cdp.send(
+        assert (await phone.classify(first_photo("grizzly"))).text.startswith("Prediction: grizzly")
+        # a slow upload, to press Classify while the photo is on its way
+        await phone.network.cdp.send(
             "Network.emulateNetworkConditions",
             {"offline": False, "latency": 100, "downloadThroughput": 200_000, "uploadThroughput": 40_000},
         )
-        choose_file(page, files / "teddy.heic")
-        page.locator(".bear-picker-status", has_text="Sending teddy.heic:").wait_for(timeout=30_000)
-        page.get_by_role("button", name="Classify").click()  # queued behind the photo's last chunks
-        answer = page.locator(ANSWER).first
-        answer.wait_for(timeout=60_000)  # the answer is the photo's once it has fully arrived: never the last one's
-        assert answer.inner_text().startswith("Prediction: teddy"), answer.inner_text()
-        assert "Traceback" not in page.content()
-        assert network.summary(urlparse(server.base).netloc)["other_hosts"] == []
-        page.screenshot(path=str(ARTIFACTS / "picker-phone.png"), full_page=True)
-        context.close()
+        await phone.choose(files / "teddy.heic")
+        await page.locator(".bear-picker-status", has_text="Sending teddy.heic:").wait_for(timeout=30_000)
+        await page.get_by_role("button", name="Classify").click()  # queued behind the photo's last chunks
+        answer = await phone.answer(60)  # the answer is the photo's once it has fully arrived: never the last one's
+        assert answer.startswith("Prediction: teddy"), answer
+        assert "Traceback" not in await page.content()
+        assert phone.network.summary(server.url)["other_hosts"] == []
+        await page.screenshot(path=str(ARTIFACTS / "picker-phone.png"), full_page=True)
+        await phone.close()

@@ -11,12 +11,12 @@ from bear_classifier.training import decisions as cleaning
 from bear_classifier.training.cache import build_cache
 from bear_classifier.training.clean import record_cleaner, suspects_in
 from bear_classifier.training.recipe import Recipe
-from helpers import BEAR_CLASSES, link_classes, shared
+from helpers import BEAR_CLASSES, link_classes, published
 
 
 def small_set(tmp_path, n=10):
     data = link_classes(tmp_path / "data", "bears-test", BEAR_CLASSES, n)
-    planted = sorted((shared("bears-test") / "teddy").glob("*.jpg"))[n]
+    planted = sorted((published("bears-test") / "teddy").glob("*.jpg"))[n]
     (data / "grizzly" / "planted.jpg").symlink_to(planted)  # a teddy bear filed as grizzly
     return data, planted
 

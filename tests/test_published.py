@@ -14,8 +14,9 @@ import pytest
 from bear_classifier.core import DataError
 from bear_classifier.photos import manifest
 from bear_classifier.photos.published import HOWTO, fetch_photos, photos
-from harness.hosts import SHARED, RawHost
-from helpers import ROOT, photos_root, shared
+from harness.hosts import RawHost
+from harness.photos import SHARED, present
+from helpers import ROOT, published
 
 
 def sha(path) -> str:
@@ -44,8 +45,8 @@ def test_reviewed_labels_follow_the_review():
 @pytest.fixture
 def subset(tmp_path):
     """manifests/bears.csv cut to 36 photos (12 per class), in a temporary manifest folder."""
-    shared("bears")
-    rows = manifest.read("bears")
+    published("bears")
+    rows = present("bears")
     rows = [r for c in ("black", "grizzly", "teddy") for r in [r for r in rows if r["label"] == c][:12]]
     folder = tmp_path / "manifests"
     folder.mkdir()
@@ -72,7 +73,7 @@ def test_bad_photos_are_named_never_saved_and_a_rerun_fetches_only_what_is_missi
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        with RawHost(photos_root("bears"), {"bears": rows}, {f"bears/{f}": fault for f, fault in bad.items()}) as host:
+        with RawHost({"bears": rows}, {f"bears/{f}": fault for f, fault in bad.items()}) as host:
             first = fetch_photos("bears", out, host.base_url, workers=4, progress=False, manifest_dir=manifest_dir)
     finally:
         done.set()
@@ -88,7 +89,7 @@ def test_bad_photos_are_named_never_saved_and_a_rerun_fetches_only_what_is_missi
     assert all(sha(p) == expected[p.relative_to(folder).as_posix()] for p in visible(folder))
     assert not [p for p in folder.rglob(".*")]
 
-    with RawHost(photos_root("bears"), {"bears": rows}) as host:
+    with RawHost({"bears": rows}) as host:
         second = fetch_photos("bears", out, host.base_url, progress=False, manifest_dir=manifest_dir)
         assert host.requests == 3
         third = fetch_photos("bears", out, host.base_url, progress=False, manifest_dir=manifest_dir)
@@ -100,7 +101,7 @@ def test_bad_photos_are_named_never_saved_and_a_rerun_fetches_only_what_is_missi
 
 def test_a_photo_changed_on_disk_is_fetched_again(subset, tmp_path):
     manifest_dir, rows = subset
-    with RawHost(photos_root("bears"), {"bears": rows}) as host:
+    with RawHost({"bears": rows}) as host:
         fetch_photos("bears", tmp_path, host.base_url, progress=False, manifest_dir=manifest_dir)
         (tmp_path / "bears" / rows[5]["file"]).write_bytes(b"edited")
         again = fetch_photos("bears", tmp_path, host.base_url, progress=False, manifest_dir=manifest_dir)
@@ -110,8 +111,10 @@ def test_a_photo_changed_on_disk_is_fetched_again(subset, tmp_path):
 
 
 def test_killed_cli_resumes_and_failures_give_a_nonzero_exit(tmp_path, no_network):
-    shared("notbears-test")
+    published("notbears-test")
     rows = manifest.read("notbears-test")
+    if len(present("notbears-test")) < len(rows):  # the command fetches the whole published manifest
+        pytest.skip("needs every photo of notbears-test: rerun `make data`")
     slow = {f"notbears-test/{r['file']}": "slow" for r in rows}
     out = tmp_path / "data"
     cmd = [
@@ -124,7 +127,7 @@ def test_killed_cli_resumes_and_failures_give_a_nonzero_exit(tmp_path, no_networ
         "4",
         "notbears-test",
     ]
-    with RawHost(photos_root("notbears-test"), {"notbears-test": rows}, slow, slow=0.2) as host:
+    with RawHost({"notbears-test": rows}, slow, slow=0.2) as host:
         proc = subprocess.Popen(
             cmd + ["--base-url", host.base_url], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -139,7 +142,7 @@ def test_killed_cli_resumes_and_failures_give_a_nonzero_exit(tmp_path, no_networ
     assert all(sha(p) == expected[p.name] for p in partway)
 
     lost = next(r["file"] for r in reversed(rows) if r["file"] not in {p.name for p in partway})
-    with RawHost(photos_root("notbears-test"), {"notbears-test": rows}, {f"notbears-test/{lost}": "missing"}) as host:
+    with RawHost({"notbears-test": rows}, {f"notbears-test/{lost}": "missing"}) as host:
         failed = subprocess.run(
             cmd + ["--base-url", host.base_url], cwd=ROOT, capture_output=True, text=True, timeout=120
         )
@@ -150,7 +153,7 @@ def test_killed_cli_resumes_and_failures_give_a_nonzero_exit(tmp_path, no_networ
     ]
     assert f"77 of 78 photos arrived ({77 - len(partway)} downloaded, {len(partway)} already there)" in failed.stdout
 
-    with RawHost(photos_root("notbears-test"), {"notbears-test": rows}) as host:
+    with RawHost({"notbears-test": rows}) as host:
         done = subprocess.run(
             cmd + ["--base-url", host.base_url], cwd=ROOT, capture_output=True, text=True, timeout=120
         )

@@ -2,17 +2,18 @@
 no file of the served folder reaches a visitor, through `voila bears.ipynb` and, as on Binder,
 through `jupyter server` at /voila/render/bears.ipynb."""
 
+import asyncio
 import gzip
 import json
 import secrets
 import shutil
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from harness.browser import ROOT, classify_file, cull_args, kernels, open_app, serve, settings
+from harness.browser import Visit
+from harness.servers import ROOT, ROUTES, cull_args, serve, settings
 from helpers import ARTIFACTS, first_photo, jpeg_bytes
 
 TIMEOUT, INTERVAL, SLACK = 10, 3, 15  # seconds: a short cull timeout (longer than a page takes to connect)
@@ -58,43 +59,32 @@ def status(url: str, headers: dict | None = None) -> int:
         return e.code
 
 
-def until(value, timeout: float, step: float = 0.5):
-    """Poll `value()` until it is not None, for at most `timeout` seconds; the last value."""
-    deadline = time.time() + timeout
-    while (v := value()) is None and time.time() < deadline:
-        time.sleep(step)
-    return v
+def kernel_pids(server, count: int, timeout: float) -> set[int]:
+    """The server's kernel pids once there are exactly `count`; AssertionError when not in `timeout` s."""
+    try:
+        return {p.pid for p in server.wait_for_kernels(count, timeout=timeout)}
+    except TimeoutError as e:
+        raise AssertionError(str(e)) from None
 
 
-def kernel_pids(server, count: int):
-    """The server's kernel pids once there are exactly `count`, else None."""
-    pids = {p.pid for p in kernels(server.proc)}
-    return pids if len(pids) == count else None
-
-
-@pytest.mark.parametrize("kind", ["voila", "jupyter"])
-def test_kernel_of_a_visitor_who_left_is_culled_and_the_pool_stays(kind, chromium):
-    pool = settings(kind)["pool_size"]
+@pytest.mark.parametrize("route", ROUTES)
+async def test_kernel_of_a_visitor_who_left_is_culled_and_the_pool_stays(route, chromium):
+    pool = settings(route)["pool_size"]
     ARTIFACTS.mkdir(exist_ok=True)
-    with serve(kind, ARTIFACTS / f"{kind}-cull.log", cull_args(TIMEOUT, INTERVAL)) as server:
-        before = until(lambda: kernel_pids(server, pool), 120)
-        assert before is not None, "the preheated pool did not fill"
-        page = chromium.new_page()
-        open_app(page, server.url)
-        assert classify_file(page, first_photo("grizzly")).startswith("Prediction: grizzly")
-        time.sleep(TIMEOUT + 2 * INTERVAL)  # idle but connected: an open tab keeps its kernel
-        assert classify_file(page, first_photo("black")).startswith("Prediction: black")
-        page.close()  # without beforeunload, as when a phone drops the connection: the kernel stays
-        left = until(lambda: kernel_pids(server, pool + 1), 60)
-        assert left is not None, f"expected the visitor's kernel and a pool of {pool}"
-        after = until(lambda: kernel_pids(server, pool), TIMEOUT + INTERVAL + SLACK)
-        assert after is not None, "the visitor's kernel was not culled"
+    with serve(route, ARTIFACTS / f"{route}-cull.log", cull_args(TIMEOUT, INTERVAL)) as server:
+        before = kernel_pids(server, pool, 120)  # the preheated pool
+        visit = await (await Visit.start(chromium)).open(server.url)
+        assert (await visit.classify(first_photo("grizzly"))).text.startswith("Prediction: grizzly")
+        await asyncio.sleep(TIMEOUT + 2 * INTERVAL)  # idle but connected: an open tab keeps its kernel
+        assert (await visit.classify(first_photo("black"))).text.startswith("Prediction: black")
+        await visit.close()  # without beforeunload, as when a phone drops the connection: the kernel stays
+        left = kernel_pids(server, pool + 1, 60)  # the visitor's kernel and a pool of `pool`
+        after = kernel_pids(server, pool, TIMEOUT + INTERVAL + SLACK)  # the visitor's kernel was culled
         assert after <= left - before, "the pool kernel started for the next visitor must survive the culler"
 
-        page = chromium.new_page()  # a visitor after the cull gets a working app
-        open_app(page, server.url)
-        assert classify_file(page, first_photo("teddy")).startswith("Prediction: teddy")
-        page.close()
+        visit = await (await Visit.start(chromium)).open(server.url)  # a visitor after the cull gets a working app
+        assert (await visit.classify(first_photo("teddy"))).text.startswith("Prediction: teddy")
+        await visit.close()
 
 
 def test_voila_serves_no_file_of_the_folder(site):
@@ -127,7 +117,7 @@ def xsrf_headers() -> dict:
 def test_jupyter_route_serves_no_file_through_voila_nor_hidden_folders(site):
     """Binder's visitor owns the server (its token) and so every non-hidden file of the repository;
     what holds: Voila's /voila/files/ serves nothing, and hidden folders (.cache/) nothing at all."""
-    with serve("jupyter", root=site) as server:
+    with serve("binder", root=site) as server:
         browser_headers = xsrf_headers()
         assert [rel for rel in PRIVATE if status(f"{server.base}/voila/files/{rel}") == 200] == []
         hidden = [rel for rel in PRIVATE if rel.startswith(".")]
@@ -137,7 +127,7 @@ def test_jupyter_route_serves_no_file_through_voila_nor_hidden_folders(site):
 
 
 def test_jupyter_route_refuses_visitors_without_binders_token(site):
-    with serve("jupyter", root=site, token="visitor-token") as server:
+    with serve("binder", root=site, token="visitor-token") as server:
         paths = ["/voila/render/bears.ipynb", "/api/kernels", "/api/terminals", "/tree", "/lab", "/voila/tree"]
         paths += [p + rel for p in ("/files/", "/api/contents/", "/voila/files/") for rel in PRIVATE]
         assert [p for p in paths if status(server.base + p) == 200] == []
@@ -147,8 +137,8 @@ def test_jupyter_route_refuses_visitors_without_binders_token(site):
 def test_committed_settings_cull_idle_kernels_and_serve_no_files():
     voila = json.loads((ROOT / "voila.json").read_text())
     assert voila["VoilaConfiguration"]["file_allowlist"] == []
-    for kind in ("voila", "jupyter"):
-        s = settings(kind)
+    for route in ROUTES:
+        s = settings(route)
         assert s["cull_idle_timeout"] > 0 and 0 < s["cull_interval"] <= s["cull_idle_timeout"]
 
 
@@ -160,13 +150,13 @@ def get(url: str) -> tuple[dict, bytes]:
         return dict(r.headers), r.read()
 
 
-@pytest.mark.parametrize("kind", ["voila", "jupyter"])
-def test_responses_are_compressed_and_the_page_loads_from_its_own_host_only(kind):
+@pytest.mark.parametrize("route", ROUTES)
+def test_responses_are_compressed_and_the_page_loads_from_its_own_host_only(route):
     """The page and Voila's scripts arrive gzipped on both routes (Voila's own tornado settings cannot
     turn that on: serving.compress_responses does), and the page's Content-Security-Policy keeps
     the browser from fetching anything from another host (Voila's template links a CDN stylesheet;
     test_browser checks that no request leaves)."""
-    with serve(kind) as server:
+    with serve(route) as server:
         page_headers, body = get(server.url)
         script_headers, script = get(f"{server.base}/voila/static/voila.js")
         assert page_headers.get("Content-Encoding") == script_headers.get("Content-Encoding") == "gzip"

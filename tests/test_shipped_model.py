@@ -19,7 +19,8 @@ from bear_classifier.training.evaluate import (
     score_bears,
     score_negatives,
 )
-from helpers import ROOT, shared
+from harness.photos import present
+from helpers import ROOT, published
 
 MODEL = ROOT / "export.pkl"
 # Floors: the figures in MODEL_CARD.md, rounded down (held-out photos, never used for training or tuning).
@@ -63,7 +64,7 @@ def test_the_app_loads_the_onnx_copy_of_this_very_export(shipped):
 
 def test_the_int8_copy_answers_like_the_learner_on_every_held_out_bear(shipped, learn):
     float32 = learner_classifier(learn)  # the float32 ONNX copy equals it within 1e-4 (test_train)
-    photos = sorted(shared("bears-test").glob("*/*"))
+    photos = sorted(published("bears-test").glob("*/*"))
     ims = [open_image(p, min_side=shipped.transform.resize_to, shrink=False) for p in photos]
     int8, reference = shipped.probabilities(ims), float32.probabilities(ims)
     largest = np.abs(int8 - reference).max(axis=1)
@@ -80,8 +81,8 @@ def test_the_apps_preprocessing_matches_learn_predict_on_every_held_out_photo(le
     from fastai.vision.core import PILImage
 
     float32 = learner_classifier(learn)  # the app's decoding and transform, the learner's model
-    photos = sorted(shared("bears-test").glob("*/*"))  # 120 web photos, up to 10 MP
-    assert len(photos) == 120
+    photos = sorted(published("bears-test").glob("*/*"))  # 120 web photos, up to 10 MP
+    assert len(photos) == len(present("bears-test"))
     with learn.no_bar():
         for p in photos:
             expected = learn.predict(PILImage.create(p))[2]
@@ -91,14 +92,16 @@ def test_the_apps_preprocessing_matches_learn_predict_on_every_held_out_photo(le
 
 
 def test_held_out_bears(shipped):
-    result = score_bears(bear_answers(shipped, shared("bears-test")), reviewed_labels(MANIFESTS / "bears-test.csv"))
+    result = score_bears(bear_answers(shipped, published("bears-test")), reviewed_labels(MANIFESTS / "bears-test.csv"))
     print(json.dumps(result, indent=1))
-    assert result["images"] == 120 and result["reviewed"]["images"] == 119
+    rows = present("bears-test")
+    kept = [r for r in rows if r["reviewed"] != "exclude"]
+    assert result["images"] == len(rows) and result["reviewed"]["images"] == len(kept)
     assert result["accuracy"] >= BEARS_TEST_FLOOR and result["reviewed"]["accuracy"] >= BEARS_TEST_FLOOR
 
 
 def test_held_out_negatives_are_answered_none_of_these(shipped):
-    result = score_negatives(negative_answers(shipped, shared("notbears-test")))
+    result = score_negatives(negative_answers(shipped, published("notbears-test")))
     print(json.dumps(result, indent=1))
-    assert result["images"] == 78
+    assert result["images"] == len(present("notbears-test"))
     assert result["rejection_rate"] >= NOTBEARS_TEST_FLOOR

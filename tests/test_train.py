@@ -17,7 +17,7 @@ from bear_classifier.training.adapters import learner_classifier, load_classifie
 from bear_classifier.training.probe import fit_head, out_of_fold, pick_threshold
 from bear_classifier.training.recipe import Recipe
 from bear_classifier.training.train import train
-from helpers import BEAR_CLASSES, ROOT, link_classes, link_photos, shared
+from helpers import BEAR_CLASSES, ROOT, link_classes, link_photos, published
 
 TINY = Recipe(size=64, bs=8, epochs=1)  # exercises the optional fine-tuning too
 VOCAB = ["black", "grizzly", OTHER, "teddy"]
@@ -29,14 +29,14 @@ def tiny_export(tmp_path_factory):
     """A 4-class model (3 bears + 'other') trained on 8 real photos per class."""
     tmp = tmp_path_factory.mktemp("tiny")
     data = link_classes(tmp / "data", "bears", BEAR_CLASSES, 8)
-    neg = link_photos(tmp / "neg", sorted(shared("notbears").glob("*.jpg"))[:8])
+    neg = link_photos(tmp / "neg", sorted(published("notbears").glob("*.jpg"))[:8])
     out = tmp / "export.pkl"
     _, facts = train(data, out, neg, cache=tmp / "cache", recipe=TINY, verbose=False)
     return out, facts
 
 
 def photos(cls="black", n=2):
-    return [p.read_bytes() for p in sorted((shared("bears-test") / cls).iterdir())[:n]]
+    return [p.read_bytes() for p in sorted((published("bears-test") / cls).iterdir())[:n]]
 
 
 def test_probe_fits_separable_classes_and_l2_keeps_the_start():
@@ -133,7 +133,7 @@ def test_a_fresh_process_classifies_with_onnx_alone(tiny_export):
     code = (
         "import sys; from bear_classifier.app.classifier import Classifier;"
         f"c = Classifier.load({str(out.with_suffix('.onnx'))!r});"
-        f"p = c.classify(open({str(sorted((shared('bears-test') / 'teddy').iterdir())[0])!r}, 'rb').read());"
+        f"p = c.classify(open({str(sorted((published('bears-test') / 'teddy').iterdir())[0])!r}, 'rb').read());"
         "print(p.label in c.vocab, [m for m in ('torch', 'fastai', 'timm', 'torchvision') if m in sys.modules])"
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -220,7 +220,7 @@ def test_a_book_style_export_gets_its_onnx_copy(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     clf, learn = Classifier.load(tmp_path / "export.onnx"), load_learner(tmp_path / "export.pkl")
     assert not clf.notice and clf.transform.method == "crop" and clf.transform.size == 96
-    for p in sorted((shared("bears-test") / "grizzly").iterdir())[:3]:
+    for p in sorted((published("bears-test") / "grizzly").iterdir())[:3]:
         got = clf.classify(p.read_bytes())
         with learn.no_bar():
             expected = learn.predict(PILImage.create(p))[2]
@@ -278,7 +278,7 @@ def test_resnet18_trains_exports_and_classifies_offline(tmp_path, no_network):
 
 def test_your_own_classes_get_their_own_wording(tmp_path):
     """A tiny model of two non-bear classes (notbears' dogs and cats), served by the app."""
-    notbears = sorted(shared("notbears").glob("*.jpg"))
+    notbears = sorted(published("notbears").glob("*.jpg"))
     data = tmp_path / "pets"
     for kind in ("dog", "cat"):
         link_photos(data / kind, [p for p in notbears if p.name.startswith(f"{kind}_")][:6])

@@ -65,7 +65,7 @@ def write_onnx(learn, path: Path, source: Path | None = None, calibration: Seque
 def quantize(model, transform: Transform, photos: Sequence[Path], **settings):
     """`model` (an onnx.ModelProto) with int8 weights (per output channel, 7 bits used) and uint8
     activations whose ranges are the min and max over `photos`, preprocessed as the app does (QDQ
-    format); `settings` replace quantize_static's (bench.quantization compares some).
+    format); `settings` replace quantize_static's (experiments.quantization compares some).
 
     7-bit weights: with 8, x86 CPUs without VNNI (AVX2) saturate uint8 x int8 sums and answer
     differently from those with it (MODEL_CARD.md, "The int8 copy")."""

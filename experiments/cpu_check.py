@@ -1,9 +1,9 @@
 """Whether an ONNX copy answers alike on another CPU: its logits on every 30th photo of a folder
 (the app's decoding, transform and session options), saved; then two saved runs compared.
 
-    .venv/bin/python -m bench.cpu_check export.onnx ../shared/data/bears native.npy
-    qemu-x86_64 -cpu Haswell .venv/bin/python3 -m bench.cpu_check export.onnx ../shared/data/bears haswell.npy
-    .venv/bin/python -m bench.cpu_check --compare native.npy haswell.npy      # prints JSON
+    .venv/bin/python -m experiments.cpu_check export.onnx ../shared/data/bears native.npy
+    qemu-x86_64 -cpu Haswell .venv/bin/python3 -m experiments.cpu_check export.onnx ../shared/data/bears haswell.npy
+    .venv/bin/python -m experiments.cpu_check --compare native.npy haswell.npy      # prints JSON
 
 qemu-x86_64 (Debian's qemu-user) emulates a CPU without AVX-512 and VNNI on any x86 machine.
 Only the app's modules are imported, so the emulated run takes a minute or two.

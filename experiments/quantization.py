@@ -4,7 +4,7 @@ split as `train` does, and is judged against the float32 copy on the validation 
 changed, largest and mean probability difference, accuracy, size and forward time (interleaved
 with the float32 copy's, the app's session options). The committed export.onnx is judged too.
 
-    .venv/bin/python -m bench.quantization [--data data/bears --negatives data/notbears]    # prints JSON
+    .venv/bin/python -m experiments.quantization [--data data/bears --negatives data/notbears]    # prints JSON
 """
 
 import argparse

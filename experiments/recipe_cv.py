@@ -7,7 +7,7 @@ trains on the rest with the recipe, and scores the held-out part the way the app
 The ImageNet head restricted to the bear rows (it cannot answer "none of these") is scored on
 the same bear photos. The figures are in MODEL_CARD.md. Every run is seeded by the recipe.
 
-    .venv/bin/python -m bench.recipe_cv [--epochs 1] [--reject 0.95]    # prints JSON
+    .venv/bin/python -m experiments.recipe_cv [--epochs 1] [--reject 0.95]    # prints JSON
 """
 
 import argparse
