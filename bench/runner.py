@@ -190,6 +190,22 @@ def write(name: str, result: Result, args: dict, out: Path = RESULTS) -> Path:
     return path
 
 
+def table(results: Path = RESULTS) -> str:
+    """A markdown table of every target of every result file: the figure, its value, the target, met
+    or not, and when and where it was measured (docs/benchmarks.md holds it: `python -m bench --table`)."""
+    rows = ["| result file | figure | value | target | met | measured |", "| --- | --- | --- | --- | --- | --- |"]
+    for path in sorted(results.glob("*.json")):
+        record = json.loads(path.read_text())
+        m = record["machine"]
+        when = f"{m['date'][:10]}, {m['cores']} cores, load {m['load_1min']}"
+        for t in record["targets"]:
+            met = {True: "yes", False: "**no**", None: "no figure"}[t["met"]]
+            rows.append(
+                f"| `{path.relative_to(ROOT)}` | {t['figure']} | {t['value']} | {t['limit']} | {met} | {when} |"
+            )
+    return "\n".join(rows) + "\n"
+
+
 def run(module: ModuleType, argv: list[str] | None = None, out: Path = RESULTS) -> list[Path]:
     """Run the benchmark `module` with `argv` (its defaults when None); the result files written.
     A missing prerequisite prints one line and writes nothing."""

@@ -53,9 +53,3 @@ def test_binder_start_gives_the_server_the_upload_limit():
     r = subprocess.run(["bash", "binder/start", sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-1500:]
     assert int(r.stdout.split()[-1]) >= 20 * 2**20
-
-
-def test_readme_has_the_badge_and_the_voila_launch_url():
-    readme = (ROOT / "README.md").read_text()
-    assert "https://mybinder.org/badge_logo.svg" in readme
-    assert "urlpath=voila%2Frender%2Fbears.ipynb" in readme or "urlpath=voila/render/bears.ipynb" in readme
