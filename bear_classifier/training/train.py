@@ -5,8 +5,9 @@ can teach is the head. So the recipe is a linear probe: the frozen backbone embe
 training image once (and its mirror image), and the head, started from ImageNet's own
 bear rows, is fitted exactly (L-BFGS, cross-entropy with a pull towards that start).
 The "none of these" threshold comes from out-of-fold predictions on the negatives, and the
-"not sure" threshold from those on every training image: the line above which 99 % of the
-answers are right. Optional `epochs` then fine-tune the last stage gently, the book's way.
+"not sure" threshold from those on the photos of the classes: the line above which the answers
+are right 99 % of the time, with 95 % confidence. Optional `epochs` then fine-tune the last stage
+gently, the book's way.
 
     python -m bear_classifier.training.train --data data/bears --negatives data/notbears --out export.pkl
 """
