@@ -71,8 +71,8 @@ class Prediction:
         row, col = np.unravel_index(cam.argmax(), cam.shape)
         left, top, right, bottom = self.region
         return (
-            left + (col + 0.5) / cam.shape[1] * (right - left),
-            top + (row + 0.5) / cam.shape[0] * (bottom - top),
+            float(left + (col + 0.5) / cam.shape[1] * (right - left)),
+            float(top + (row + 0.5) / cam.shape[0] * (bottom - top)),
         )
 
 
