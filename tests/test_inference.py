@@ -103,6 +103,7 @@ def test_unusual_images_are_classified(shipped_onnx, name):
     assert pred.label in shipped_onnx.vocab  # a bear, or "none of these" for these plain pictures
     assert (
         pred.text().startswith("Prediction: ")
+        or pred.text().startswith("Probably a")  # not sure
         or pred.text() == "This doesn't look like a grizzly, black or teddy bear."
     )
 

@@ -1,10 +1,20 @@
 """The architecture table: packaged EfficientNet-Lite0 weights, converted into timm, behave like
-the reference; heads start from ImageNet rows; every architecture builds offline."""
+the reference; heads start from ImageNet rows; every architecture builds offline, with its class
+activation maps."""
 
 import pytest
 import torch
 
-from bear_classifier.training.archs import ARCHS, create_classifier, embeddings, imagenet_model, mean_std, split_params
+from bear_classifier.training.archs import (
+    ARCHS,
+    WithMaps,
+    create_classifier,
+    embeddings,
+    has_maps,
+    imagenet_model,
+    mean_std,
+    split_params,
+)
 from helpers import first_photo
 
 
@@ -54,6 +64,25 @@ def test_every_arch_builds_offline_with_its_groups_and_features(arch, no_network
         f = embeddings(model.eval(), torch.zeros(1, 3, 64, 64))
     assert f.shape == (1, model.num_features)
     assert len(mean_std(arch)[0]) == 3
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_every_arch_has_maps_whose_means_are_its_logits(arch, no_network):
+    model = create_classifier(["a", "b", "c"], arch, pretrained=False).eval()
+    with torch.no_grad():
+        model.get_classifier().weight.normal_(generator=torch.Generator().manual_seed(0))  # a head that says something
+        x = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(1))
+        logits, maps = WithMaps(model)(x)
+        assert torch.allclose(logits, model(x)) and maps.shape == (2, 3, 3, 3)
+        assert (maps.mean(dim=(2, 3)) - logits).abs().max() < 1e-4
+
+
+def test_a_head_other_than_pooling_and_one_linear_layer_has_no_maps():
+    from fastai.vision.all import create_head
+    from torch import nn
+
+    book = nn.Sequential(nn.Conv2d(3, 8, 3), create_head(8, 2))  # vision_learner's model: body, concat-pool head
+    assert has_maps(create_classifier(["a", "b"], "resnet18", pretrained=False)) and not has_maps(book)
 
 
 def test_unknown_arch_is_a_clear_error():

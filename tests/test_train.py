@@ -1,5 +1,6 @@
 """Tiny end-to-end training: probe + fine-tune, export, load_learner in a fresh process, the
-ONNX copy for the app; resnet18 offline; your own classes; the probe's parts on synthetic data."""
+ONNX copy for the app and its maps; resnet18 offline; your own classes; the probe's parts (and
+the thresholds it picks) on synthetic data."""
 
 import json
 import os
@@ -10,11 +11,18 @@ import numpy as np
 import pytest
 import torch
 
-from bear_classifier.app.classifier import Classifier
+from bear_classifier.app.classifier import CAM, DEFAULT_SURE_THRESHOLD, LOGITS, METADATA_KEY, NOT_SURE, Classifier
 from bear_classifier.app.widgets import BearApp
 from bear_classifier.core import OTHER, ModelError
 from bear_classifier.training.adapters import learner_classifier, load_classifier, load_learner_quietly
-from bear_classifier.training.probe import fit_head, out_of_fold, pick_threshold
+from bear_classifier.training.export import write_onnx
+from bear_classifier.training.probe import (
+    fit_head,
+    out_of_fold,
+    pick_sure_threshold,
+    pick_threshold,
+    sure_threshold,
+)
 from bear_classifier.training.recipe import Recipe
 from bear_classifier.training.train import train
 from helpers import BEAR_CLASSES, ROOT, link_classes, link_photos, published
@@ -68,6 +76,33 @@ def test_threshold_rejects_the_chosen_share_of_negatives_within_bounds():
     assert pick_threshold([0.999] * 10, 0.95) == 0.99 and pick_threshold([], 0.95) == 0.5
 
 
+def test_the_sure_line_keeps_99_percent_of_the_answers_above_it_right_with_95_percent_confidence():
+    from scipy.stats import binomtest
+
+    vocab = ["a", "b", OTHER]
+    # 1000 answers, all "a", whose share of the top two falls from 0.999 to 0.55; 12 are wrong:
+    # two among the confident ones and ten near the bottom
+    n = 1000
+    share = np.linspace(0.999, 0.55, n)
+    probs = np.stack([share * 0.9, (1 - share) * 0.9, np.full(n, 0.1)], 1)
+    y = np.zeros(n, dtype=int)
+    y[[100, 700, *range(950, 1000, 5)]] = 1
+    line = pick_sure_threshold(torch.tensor(probs), torch.tensor(y), vocab, 0.5, 0.99)
+
+    def low(k):  # the lower end of the 90 % two-sided (95 % one-sided) Wilson interval of the k first answers
+        return binomtest(int((y[:k] == 0).sum()), k).proportion_ci(confidence_level=0.9, method="wilson").low
+
+    k = int((share >= line).sum())
+    assert 700 < k < n and low(k) >= 0.99 and all(low(j) < 0.99 for j in range(k + 1, n + 1))
+    # pictures of none of the classes, and answers "none of these", do not count
+    others = [[0.9999 * 0.9, 0.0001 * 0.9, 0.1]] * 30 + [[0.02, 0.03, 0.95]] * 30
+    more = torch.tensor(np.concatenate([probs, others])), torch.tensor(np.concatenate([y, [2] * 30 + [0] * 30]))
+    assert pick_sure_threshold(*more, vocab, 0.5, 0.99) == line
+    right = torch.zeros(n, dtype=torch.long)
+    assert pick_sure_threshold(torch.tensor(probs), right, vocab, 0.5, 0.99) == 0.5  # all right: all sure
+    assert pick_sure_threshold(torch.tensor(probs[:100]), right[:100], vocab, 0.5, 0.99) == 0.99  # too few to tell
+
+
 def test_recipe_owns_its_command_line():
     import argparse
 
@@ -84,6 +119,7 @@ def test_training_reports_facts(tiny_export):
     assert facts["counts"] == {"black": 8, "grizzly": 8, "teddy": 8, OTHER: 8}
     assert facts["train_images"] + facts["valid_images"] == 32 and facts["valid_images"] == 6
     assert 0 <= facts["valid_accuracy"] <= 1 and 0.5 <= facts["other_threshold"] <= 0.99
+    assert facts["sure_threshold"] == DEFAULT_SURE_THRESHOLD  # fine-tuned: no out-of-fold predictions apply
 
 
 def export_cli(export, *args, cwd=ROOT, timeout=300):
@@ -106,7 +142,9 @@ def test_training_writes_an_int8_copy_close_to_the_learner(tiny_export):
     fast, slow = Classifier.load(out.with_suffix(".onnx")), learner_classifier(load_learner_quietly(out))
     assert not fast.notice and fast.vocab == slow.vocab == VOCAB
     assert fast.other_threshold == slow.other_threshold and abs(fast.other_threshold - facts["other_threshold"]) < 1e-4
+    assert fast.sure_threshold == slow.sure_threshold == facts["sure_threshold"]
     graph = onnx.load(str(out.with_suffix(".onnx"))).graph
+    assert [o.name for o in graph.output] == [LOGITS, CAM]
     stored = {t.name: t.data_type for t in graph.initializer}
     dequantized = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
     convs = [n for n in graph.node if n.op_type == "Conv"]
@@ -114,6 +152,40 @@ def test_training_writes_an_int8_copy_close_to_the_learner(tiny_export):
     ims = [fast.classify(b).image for b in photos("black") + photos("teddy")]
     diff = np.abs(fast.probabilities(ims) - slow.probabilities(ims)).max()  # a batch of four
     assert diff < TINY_INT8_TOLERANCE, diff
+    logits, cams = fast.forward(fast.transform(ims))
+    assert cams.shape == (4, 4, 2, 2)  # 64 px in, 2 x 2 features
+    # the maps' means are the logits, but each is quantized to 8 bits apart (measured: under 1 % of the largest)
+    assert np.abs(cams.mean(axis=(2, 3)) - logits).max() <= 0.02 * np.abs(logits).max()
+
+
+def test_the_float32_map_is_the_feature_map_times_the_heads_weights(tiny_export, tmp_path):
+    out, _ = tiny_export
+    learn = load_learner_quietly(out)
+    clf = Classifier.from_onnx(write_onnx(learn, tmp_path / "export.onnx"))
+    x = clf.transform([clf.classify(b).image for b in photos("grizzly", 3)])
+    logits, cams = clf.forward(x)
+    model, head = learn.model.eval(), learn.model.get_classifier()
+    with torch.no_grad():
+        features = model.forward_features(torch.from_numpy(x))
+        expected = torch.einsum("nchw,kc->nkhw", features, head.weight) + head.bias[:, None, None]
+    assert cams.shape == expected.shape == (3, 4, 2, 2)
+    np.testing.assert_allclose(cams, expected.numpy(), atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(cams.mean(axis=(2, 3)), logits, atol=1e-4)  # spatial mean = logit
+
+
+def test_an_older_export_with_one_output_and_no_sure_threshold_still_answers(tiny_export, tmp_path):
+    import onnx
+
+    out, _ = tiny_export
+    older = onnx.load(str(out.with_suffix(".onnx")))
+    del older.graph.output[1]  # the logits alone, as exports made before the maps
+    meta = next(p for p in older.metadata_props if p.key == METADATA_KEY)
+    meta.value = json.dumps({k: v for k, v in json.loads(meta.value).items() if k != "sure_threshold"})
+    onnx.save(older, str(tmp_path / "export.onnx"))
+    clf = Classifier.load(tmp_path / "export.onnx")
+    assert clf.sure_threshold == DEFAULT_SURE_THRESHOLD
+    pred = clf.classify(photos("grizzly", 1)[0])
+    assert pred.ok and pred.label in VOCAB and pred.cam is None and pred.region is not None
 
 
 def test_the_float32_copy_equals_the_learner(tiny_export, tmp_path):
@@ -220,8 +292,13 @@ def test_a_book_style_export_gets_its_onnx_copy(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     clf, learn = Classifier.load(tmp_path / "export.onnx"), load_learner(tmp_path / "export.pkl")
     assert not clf.notice and clf.transform.method == "crop" and clf.transform.size == 96
+    assert clf.sure_threshold == DEFAULT_SURE_THRESHOLD  # trained elsewhere: the default
+    import onnx
+
+    assert [o.name for o in onnx.load(str(tmp_path / "export.onnx")).graph.output] == [LOGITS]  # no maps
     for p in sorted((published("bears-test") / "grizzly").iterdir())[:3]:
         got = clf.classify(p.read_bytes())
+        assert got.ok and got.cam is None
         with learn.no_bar():
             expected = learn.predict(PILImage.create(p))[2]
         assert max(abs(got.probs[c] - float(expected[i])) for i, c in enumerate(learn.dls.vocab)) <= 0.02
@@ -272,8 +349,10 @@ def test_resnet18_trains_exports_and_classifies_offline(tmp_path, no_network):
     clf = Classifier.load(tmp_path / "export.onnx")
     assert not clf.notice and clf.vocab == ["black", "grizzly"]
     assert clf.transform.mean == pytest.approx((0.485, 0.456, 0.406))  # timm's statistics for resnet18
+    assert clf.sure_threshold == DEFAULT_SURE_THRESHOLD  # no negatives: no out-of-fold predictions
     pred = clf.classify(photos("grizzly", 1)[0])
     assert pred.label in clf.vocab and abs(sum(pred.probs.values()) - 1) < 1e-5
+    assert np.asarray(pred.cam).shape == (2, 2)  # resnet18 through timm has maps too
 
 
 def test_your_own_classes_get_their_own_wording(tmp_path):
@@ -283,12 +362,20 @@ def test_your_own_classes_get_their_own_wording(tmp_path):
     for kind in ("dog", "cat"):
         link_photos(data / kind, [p for p in notbears if p.name.startswith(f"{kind}_")][:6])
     neg = link_photos(tmp_path / "neg", [p for p in notbears if p.name.startswith("building_")][:6])
-    train(data, tmp_path / "export.pkl", neg, cache=tmp_path / "cache", recipe=Recipe(size=64, bs=4), verbose=False)
+    _, facts = train(
+        data, tmp_path / "export.pkl", neg, cache=tmp_path / "cache", recipe=Recipe(size=64, bs=4), verbose=False
+    )
     app = BearApp.load(str(tmp_path / "export.onnx"))
     assert "Cat or dog?" in app.header.value and "Choose or take a photo of a cat or dog" in app.header.value
     assert "bear" not in app.header.value.lower()
     pred = app.classifier.decide({"cat": 0.01, "dog": 0.01, OTHER: 0.98})
     assert pred.text() == "This doesn't look like a cat or dog."
+    # the probe's out-of-fold line, stored in export.pkl and in export.onnx's metadata
+    stored = sure_threshold(load_learner_quietly(tmp_path / "export.pkl"))
+    assert app.classifier.sure_threshold == stored == pytest.approx(facts["sure_threshold"], abs=1e-4)
+    app.classifier.sure_threshold = 0.9
+    pred = app.classifier.decide({"cat": 0.3, "dog": 0.5, OTHER: 0.2})
+    assert pred.kind == NOT_SURE and pred.text() == "Probably a dog, but it could be a cat."
 
 
 def test_training_cli_gives_one_line_errors(tmp_path):

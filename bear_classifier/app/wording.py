@@ -1,8 +1,11 @@
-"""The app's words, made from the model's classes: title, instruction and the "none of these" answer."""
+"""The app's words, made from the model's classes: title, instruction, and the "none of these"
+and "not sure" answers."""
 
 from __future__ import annotations
 
 from ..core import BEARS
+
+BEAR_NAMES = dict(zip(BEARS, ("a grizzly", "a black bear", "a teddy bear")))
 
 
 def describe(classes: list[str]) -> str:
@@ -16,6 +19,18 @@ def describe(classes: list[str]) -> str:
 def none_of_these(classes: list[str]) -> str:
     """The sentence shown when a picture shows none of `classes`."""
     return f"This doesn't look like {describe(classes)}."
+
+
+def one(name: str, classes: list[str]) -> str:
+    """One of a class, as a person says it: 'a black bear' for the bears, else 'a cat', 'an owl'."""
+    if set(classes) == set(BEARS):
+        return BEAR_NAMES[name]
+    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
+
+
+def not_sure(label: str, runner_up: str, classes: list[str]) -> str:
+    """The sentence shown when `label` is not clearly ahead of `runner_up`."""
+    return f"Probably {one(label, classes)}, but it could be {one(runner_up, classes)}."
 
 
 def title(classes: list[str]) -> str:

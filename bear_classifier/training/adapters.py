@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..app.classifier import Classifier, Transform
+from ..app.classifier import DEFAULT_SURE_THRESHOLD, Classifier, Transform
 from ..core import ModelError, one_line
-from .probe import threshold
+from .probe import sure_threshold, threshold
 
 
 def transform_of(learn) -> Transform:
@@ -34,23 +34,32 @@ def transform_of(learn) -> Transform:
     return Transform(size[0], xtra, tuple(mean), tuple(std), method)
 
 
-def torch_classifier(model, vocab: list[str], transform: Transform, other_threshold: float = 0.5) -> Classifier:
-    """A torch model as a Classifier (for training, evaluation and the load_learner fallback)."""
+def torch_classifier(
+    model,
+    vocab: list[str],
+    transform: Transform,
+    other_threshold: float = 0.5,
+    sure_threshold: float = DEFAULT_SURE_THRESHOLD,
+) -> Classifier:
+    """A torch model as a Classifier (for training, evaluation and the load_learner fallback), without
+    maps: export.onnx has them (archs.WithMaps)."""
     import torch
 
     model = model.eval()
     device = next(model.parameters()).device  # a learner trained on a GPU stays there
 
-    def logits(x: np.ndarray) -> np.ndarray:
+    def forward(x: np.ndarray) -> tuple[np.ndarray, None]:
         with torch.inference_mode():
-            return model(torch.from_numpy(x).to(device)).float().cpu().numpy()
+            return model(torch.from_numpy(x).to(device)).float().cpu().numpy(), None
 
-    return Classifier(logits, vocab, transform, other_threshold)
+    return Classifier(forward, vocab, transform, other_threshold, sure_threshold)
 
 
 def learner_classifier(learn) -> Classifier:
-    """A fastai Learner's model with its validation transform and threshold."""
-    return torch_classifier(learn.model, list(learn.dls.vocab), transform_of(learn), threshold(learn))
+    """A fastai Learner's model with its validation transform and thresholds."""
+    return torch_classifier(
+        learn.model, list(learn.dls.vocab), transform_of(learn), threshold(learn), sure_threshold(learn)
+    )
 
 
 def load_learner_quietly(path: str | Path):

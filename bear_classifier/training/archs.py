@@ -101,6 +101,41 @@ def embeddings(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return model.forward_head(model.forward_features(x), pre_logits=True)
 
 
+class WithMaps(nn.Module):
+    """A model whose head is global average pooling then one linear layer (`has_maps`), answering
+    (logits, class activation maps): each class's map is the head's weights for that class times
+    the last feature map, plus its bias (fastbook chapter 18), at the feature map's resolution
+    (7 x 7 for 224 px). Pooling and the head are linear, so a map's spatial mean is the class's
+    logit (in the float32 copy, up to rounding; the int8 copy quantizes maps and logits apart).
+    The head's weights are copied into a 1 x 1 convolution, which quantizes like the others."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        head = model.get_classifier()
+        self.model = model
+        self.maps = nn.Conv2d(head.in_features, head.out_features, 1)
+        with torch.no_grad():
+            self.maps.weight.copy_(head.weight[:, :, None, None])
+            self.maps.bias.copy_(head.bias)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.model.forward_features(x)
+        return self.model.forward_head(features), self.maps(features)
+
+
+def has_maps(model: nn.Module) -> bool:
+    """Whether `model`'s head is global average pooling then one linear layer, which makes its class
+    activation maps exact: timm's models as create_classifier builds them (a fastai vision_learner's
+    head, concat pooling then batch norm and two linear layers, is not)."""
+    pool = getattr(model, "global_pool", None)
+    return (
+        hasattr(model, "forward_features")
+        and hasattr(model, "get_classifier")
+        and isinstance(model.get_classifier(), nn.Linear)
+        and getattr(pool, "pool_type", None) == "avg"
+    )
+
+
 def split_params(model: nn.Module) -> list[list[nn.Parameter]]:
     """Parameter groups for fastai: [backbone, last stage, head], for freezing and discriminative LRs."""
     last_stage = next(

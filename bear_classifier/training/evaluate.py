@@ -1,7 +1,8 @@
 """Score a model on held-out folders, through the same `classify` path the app uses, on the
 folder labels and the reviewed ones: its int8 copy (the app's export.onnx) and its float32 copy
-side by side, every photo whose answer differs between them, and the ImageNet-head baseline
-(`make evaluate`).
+side by side, how many answers of each kind (sure, not sure, none of these) each gives and how
+many of those are right, every photo whose answer differs between them, and the ImageNet-head
+baseline (`make evaluate`).
 
     python -m bear_classifier.training.evaluate [--model export.pkl] [--bears data/bears-test]
         [--notbears data/notbears-test] [--baseline]
@@ -14,7 +15,7 @@ import csv
 import json
 from pathlib import Path
 
-from ..app.classifier import Classifier, Prediction, Transform
+from ..app.classifier import NONE_OF_THESE, NOT_SURE, SURE, Classifier, Prediction, Transform
 from ..core import BEARS, OTHER, DataError, ModelError, fail
 from ..photos.manifest import MANIFESTS
 from ..photos.published import download_if_published
@@ -61,6 +62,20 @@ def _score(answers: dict, truth: dict[str, str]) -> dict:
         "correct": len(answers) - len(wrong),
         "accuracy": round(1 - len(wrong) / len(answers), 4),
         "errors": wrong,
+        "kinds": kinds(answers, truth),
+        "not_sure": [f"{name}: {pred.message}" for name, pred in answers.items() if pred.kind == NOT_SURE],
+    }
+
+
+def kinds(answers: dict[str, Prediction], truth: dict[str, str]) -> dict:
+    """How many answers are of each kind (sure, not sure, none of these) and how many of those name
+    the `truth` (a not-sure answer names its most probable class)."""
+    return {
+        kind: {
+            "answers": sum(p.kind == kind for p in answers.values()),
+            "right": sum(p.kind == kind and p.label == truth[name] for name, p in answers.items()),
+        }
+        for kind in (SURE, NOT_SURE, NONE_OF_THESE)
     }
 
 
@@ -72,19 +87,28 @@ def score_negatives(answers: dict[str, Prediction]) -> dict:
         "rejected": len(answers) - len(misses),
         "rejection_rate": round(1 - len(misses) / len(answers), 4),
         "misses": misses,
+        "kinds": kinds(answers, dict.fromkeys(answers, OTHER)),
     }
 
 
 def differences(a: dict[str, Prediction], b: dict[str, Prediction], names: tuple[str, str]) -> dict:
     """Where two copies of a model answer the same photos differently: every photo whose label
-    differs, and the largest difference of any probability."""
-    changed = [
-        f"{k}: {names[0]} {a[k].label} ({a[k].probability:.3f}), {names[1]} {b[k].label} ({b[k].probability:.3f})"
-        for k in a
-        if a[k].label != b[k].label
-    ]
+    differs, every photo whose kind of answer differs, and the largest difference of any probability."""
+
+    def changed(attr: str) -> list[str]:
+        return [
+            f"{k}: {names[0]} {a[k].label} {a[k].kind} ({a[k].probability:.3f}), "
+            f"{names[1]} {b[k].label} {b[k].kind} ({b[k].probability:.3f})"
+            for k in a
+            if getattr(a[k], attr) != getattr(b[k], attr)
+        ]
+
     largest = max((abs(a[k].probs[c] - b[k].probs[c]) for k in a if a[k].ok for c in a[k].probs), default=0.0)
-    return {"labels_changed": changed, "largest_probability_difference": round(largest, 4)}
+    return {
+        "labels_changed": changed("label"),
+        "kinds_changed": changed("kind"),
+        "largest_probability_difference": round(largest, 4),
+    }
 
 
 def imagenet_baseline(classes=tuple(sorted(BEARS)), arch: str = "lite0") -> Classifier:

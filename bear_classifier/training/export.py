@@ -1,7 +1,9 @@
 """Export a trained learner: `export.pkl` for fastai's load_learner, and `export.onnx` beside it
 for the app: the same model for ONNX Runtime, quantized to int8 (ONNX Runtime's static
-quantization, calibrated on training photos), with vocab, transform, threshold and the sha256 of
-the `.pkl` in its metadata. `--float32` writes the unquantized copy instead (4x larger).
+quantization, calibrated on training photos), with vocab, transform, thresholds and the sha256 of
+the `.pkl` in its metadata, and two outputs, "logits" and, where the head allows it
+(archs.has_maps), "cam", the class activation maps. `--float32` writes the unquantized copy
+instead (4x larger).
 
     python -m bear_classifier.training.export export.pkl [--calibration data/bears data/notbears] [--float32]
 """
@@ -16,10 +18,11 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..app.classifier import METADATA_KEY, Classifier, Transform
+from ..app.classifier import CAM, LOGITS, METADATA_KEY, Classifier, Transform
 from ..core import BadImage, DataError, ModelError, fail, one_line, sha256_file
 from ..images import open_image
 from .adapters import learner_classifier, load_learner_quietly
+from .archs import WithMaps, has_maps
 from .cache import is_image_name
 
 CALIBRATION_PHOTOS = 200  # evenly spaced over the training photos; MODEL_CARD.md says how this was chosen
@@ -39,19 +42,26 @@ def export_learner(learn, out: Path, calibration: Sequence[Path] | None) -> Path
 
 
 def write_onnx(learn, path: Path, source: Path | None = None, calibration: Sequence[Path] | None = None) -> Path:
-    """The learner's model as ONNX (batch size free), with the metadata the app needs; int8 when
-    given `calibration` photos (see `calibration_photos`), else float32."""
+    """The learner's model as ONNX (batch size free), with the metadata the app needs and the
+    outputs LOGITS and, where the model has them (archs.has_maps), CAM; int8 when given
+    `calibration` photos (see `calibration_photos`), else float32."""
     import onnx
     import torch
 
     clf = learner_classifier(learn)
     clf.source_sha256 = sha256_file(source) if source else None
     model = copy.deepcopy(learn.model).float().cpu().eval()
+    model, outputs = (WithMaps(model), [LOGITS, CAM]) if has_maps(model) else (model, [LOGITS])
     example = torch.zeros(2, 3, clf.transform.size, clf.transform.size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.export's notes about the traced graph
         program = torch.onnx.export(
-            model, (example,), dynamo=True, verbose=False, dynamic_shapes=({0: torch.export.Dim("batch", max=1024)},)
+            model,
+            (example,),
+            dynamo=True,
+            verbose=False,
+            output_names=outputs,
+            dynamic_shapes=({0: torch.export.Dim("batch", max=1024)},),
         )
     program.optimize()
     proto = program.model_proto

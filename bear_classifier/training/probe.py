@@ -1,12 +1,15 @@
 """The linear probe: embed images with the frozen backbone, fit the head exactly, predict out of
-fold, and pick the "none of these" threshold from those predictions."""
+fold, and pick the "none of these" and "not sure" thresholds from those predictions."""
 
 from __future__ import annotations
 
+from ..app.classifier import DEFAULT_SURE_THRESHOLD, top_two
+from ..core import OTHER
 from .archs import embeddings
 from .recipe import Recipe
 
-THRESHOLD_ATTR = "other_threshold"  # where `fit` stores the threshold on a Learner; it travels in export.pkl
+# Where `fit` stores the thresholds on a Learner; they travel in export.pkl.
+THRESHOLD_ATTR, SURE_ATTR = "other_threshold", "sure_threshold"
 
 
 def threshold(learn) -> float:
@@ -16,6 +19,15 @@ def threshold(learn) -> float:
 
 def set_threshold(learn, value: float) -> None:
     setattr(learn, THRESHOLD_ATTR, float(value))
+
+
+def sure_threshold(learn) -> float:
+    """The "not sure" threshold stored on `learn` (DEFAULT_SURE_THRESHOLD for a learner trained elsewhere)."""
+    return vars(learn).get(SURE_ATTR, DEFAULT_SURE_THRESHOLD)
+
+
+def set_sure_threshold(learn, value: float) -> None:
+    setattr(learn, SURE_ATTR, float(value))
 
 
 def embed(learn, items, mirror: bool = False, verbose: bool = True):
@@ -65,6 +77,42 @@ def pick_threshold(p_other, reject: float) -> float:
     if len(p_other) == 0:
         return 0.5
     return float(np.clip(np.quantile(np.asarray(p_other, dtype=float), 1 - reject), 0.5, 0.99))
+
+
+def pick_sure_threshold(probs, y, vocab: list[str], other_threshold: float, right: float) -> float:
+    """The lowest share of the top two classes' probability (app.classifier.top_two) at and above
+    which the answers to these rows (probabilities `probs`, labels `y`) are right at least `right`
+    of the time, with 95 % confidence; answers below it are "not sure". Only rows of the model's
+    classes that are not answered "none of these" count: a picture of none of them that slips
+    through is the "none of these" threshold's to catch. The confidence (the lower end of Wilson's
+    interval) guards against a line that meets `right` by luck: it is chosen on these very rows.
+    0.5 (every answer sure) when all of them together are right often enough; never above 0.99."""
+    import numpy as np
+
+    classes = [c for c in vocab if c != OTHER]
+    shares, oks = [], []
+    for row, label in zip(probs.tolist(), y.tolist()):
+        p = dict(zip(vocab, row))
+        if vocab[label] != OTHER and p.get(OTHER, 0.0) < other_threshold:
+            top, _, share = top_two(p, classes)
+            shares.append(share)
+            oks.append(top == vocab[label])
+    order = np.argsort(-np.asarray(shares), kind="stable")
+    share, ok = np.asarray(shares)[order], np.asarray(oks, dtype=bool)[order]
+    low = wilson_lower(np.cumsum(ok), np.arange(1, len(ok) + 1))  # of the answers at or above each share
+    if len(ok) and low[-1] >= right:
+        return 0.5
+    lines = share[(low >= right) & np.append(share[1:] != share[:-1], True)]  # ties go together
+    return float(min(lines.min(), 0.99)) if len(lines) else 0.99
+
+
+def wilson_lower(k, n, z: float = 1.645):
+    """The lower end of Wilson's score interval for `k` successes of `n` (numpy arrays): with
+    z = 1.645, the true rate is above it with 95 % confidence."""
+    import numpy as np
+
+    p = k / n
+    return (p + z * z / (2 * n) - z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)
 
 
 def out_of_fold(x, y, w0, b0, recipe: Recipe, xf=None):

@@ -21,6 +21,7 @@ class Recipe:
     seed: int = 42  # seeds the split, the folds and everything random
     head_l2: float = 1e-3  # pull of the head towards its ImageNet start
     reject: float = 0.95  # share of negatives answered "none of these" out-of-fold (sets the threshold)
+    sure: float = 0.99  # share of out-of-fold answers above the "not sure" line that are right, 95 % sure
     epochs: int = 0  # optional fine-tuning of the last stage after the probe; the three knobs below only
     lr: float = 3e-4  # act when epochs > 0: largest learning rate (the last stage gets a tenth),
     label_smoothing: float = 0.0

@@ -4,8 +4,10 @@ The pretrained Lite0 features already separate these bears; what the noisy web l
 can teach is the head. So the recipe is a linear probe: the frozen backbone embeds every
 training image once (and its mirror image), and the head, started from ImageNet's own
 bear rows, is fitted exactly (L-BFGS, cross-entropy with a pull towards that start).
-The "none of these" threshold comes from out-of-fold predictions on the negatives.
-Optional `epochs` then fine-tune the last stage gently, the book's way.
+The "none of these" threshold comes from out-of-fold predictions on the negatives, and the
+"not sure" threshold from those on the photos of the classes: the line above which the answers
+are right 99 % of the time, with 95 % confidence. Optional `epochs` then fine-tune the last stage
+gently, the book's way.
 
     python -m bear_classifier.training.train --data data/bears --negatives data/notbears --out export.pkl
 """
@@ -19,6 +21,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from ..app.classifier import DEFAULT_SURE_THRESHOLD
 from ..core import OTHER, DataError, fail
 from ..photos.published import download_if_published
 from . import decisions as cleaning
@@ -26,7 +29,17 @@ from .archs import create_classifier, split_params
 from .cache import build_cache
 from .datablock import dataloaders
 from .export import calibration_photos, export_learner
-from .probe import embed, fit_head, out_of_fold, pick_threshold, set_threshold, threshold
+from .probe import (
+    embed,
+    fit_head,
+    out_of_fold,
+    pick_sure_threshold,
+    pick_threshold,
+    set_sure_threshold,
+    set_threshold,
+    sure_threshold,
+    threshold,
+)
 from .recipe import Recipe, add_data_arguments
 
 
@@ -60,8 +73,10 @@ def freeze_batchnorm(model):
 
 
 def fit(learn, recipe: Recipe, verbose: bool = True):
-    """Linear probe of the head (and the "none of these" threshold), then optional gentle fine-tuning.
-    The threshold is stored on the learner (probe.set_threshold) and travels in the export."""
+    """Linear probe of the head (and the "none of these" and "not sure" thresholds), then optional
+    gentle fine-tuning. The thresholds are stored on the learner (probe.set_threshold,
+    probe.set_sure_threshold) and travel in the export; where there are no out-of-fold predictions
+    (no negatives, or fine-tuned) the "not sure" one is DEFAULT_SURE_THRESHOLD."""
     import torch
 
     vocab = list(learn.dls.vocab)
@@ -73,15 +88,18 @@ def fit(learn, recipe: Recipe, verbose: bool = True):
         head.weight.copy_(w)
         head.bias.copy_(b)
     set_threshold(learn, 0.5)
+    set_sure_threshold(learn, DEFAULT_SURE_THRESHOLD)
     probs = out_of_fold(x, y, w0, b0, recipe, xf) if OTHER in vocab else None
     if probs is not None:
         other = vocab.index(OTHER)
         set_threshold(learn, pick_threshold(probs[y == other, other].numpy(), recipe.reject))
+        set_sure_threshold(learn, pick_sure_threshold(probs, y, vocab, threshold(learn), recipe.sure))
     if recipe.epochs:
         learn.freeze_to(-2)
         freeze_batchnorm(learn.model)
         learn.fit_one_cycle(recipe.epochs, slice(recipe.lr / 10, recipe.lr))
         learn.freeze()
+        set_sure_threshold(learn, DEFAULT_SURE_THRESHOLD)  # the out-of-fold predictions no longer apply
         if OTHER in vocab:  # the probe's threshold no longer applies: re-pick it on the validation negatives
             probs, targets = learn.get_preds()
             other = vocab.index(OTHER)
@@ -147,6 +165,7 @@ def train(
         "valid_loss": round(float(loss), 4),
         "valid_accuracy": round(float(acc), 4),
         "other_threshold": round(threshold(learn), 4),
+        "sure_threshold": round(sure_threshold(learn), 4),
         "skipped": len(report.skipped),
         "dropped": report.dropped,
         "relabelled": report.relabelled,
