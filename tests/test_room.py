@@ -20,6 +20,7 @@ import pytest
 
 from bear_classifier.app import room, serving
 from bear_classifier.app.room import Line, Room, cgroup_limit, find_memory, minutes, places, visitor_memory
+from bear_classifier.app.watchdog import kernel_fate_url
 from harness.browser import Server, idle_kernels, kernels, serve, settings
 from helpers import ROOT
 
@@ -160,6 +161,15 @@ def test_the_wait_is_estimated_from_how_long_visitors_stayed():
     line.stays.extend([100, 140])
     assert line.estimate(a, 2) == 60 and line.estimate(b, 2) == 120
     assert minutes(30) == "less than a minute" and minutes(60) == "about 1 minute" and minutes(61) == "about 2 minutes"
+
+
+@pytest.mark.app
+def test_the_watchdog_asks_its_servers_door(monkeypatch):
+    monkeypatch.delenv("VOILA_KERNEL_ID", raising=False)
+    assert kernel_fate_url() == ""
+    monkeypatch.setenv("VOILA_BASE_URL", "/user/x/")
+    monkeypatch.setenv("VOILA_KERNEL_ID", "k-1")
+    assert kernel_fate_url() == "/user/x/bear/kernels/k-1"
 
 
 # Real servers, room set to one visitor; Binder's route under a base URL and with a token, as on Binder.

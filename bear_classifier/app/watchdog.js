@@ -1,4 +1,5 @@
-// The page side of watchdog.py: ping the kernel, show the notice while no answer comes.
+// The page side of watchdog.py: ping the kernel, show the notice while no answer comes; say so
+// instead when the server gave this page's place to someone waiting (it answers at fate_url).
 function render({ model, el }) {
   // The notice is a box of its own: ipywidgets restyles `el` from the widget's layout (which
   // would undo a `display: none` set on it, and show the notice on every page load).
@@ -17,10 +18,24 @@ function render({ model, el }) {
   el.append(box);
 
   let answered = Date.now();
+  let asked = false; // whether this loss's cause was asked for
+  const ask = async () => {
+    const url = model.get("fate_url");
+    if (!url) return;
+    const token = new URLSearchParams(location.search).get("token"); // Binder's
+    try {
+      const reply = await fetch(url + (token ? "?token=" + encodeURIComponent(token) : ""), { cache: "no-store" });
+      if (reply.ok && (await reply.json()).given) text.textContent = model.get("given");
+    } catch (e) {
+      // the server does not answer either: the notice stands
+    }
+  };
   const onMessage = (msg) => {
     if (msg && "pong" in msg) {
       answered = Date.now();
       box.style.display = "none";
+      text.textContent = model.get("notice");
+      asked = false;
     }
   };
   model.on("msg:custom", onMessage);
@@ -39,7 +54,13 @@ function render({ model, el }) {
   send(); // a view renders once its kernel is connected: ask at once, then every ping_ms
   const ping = setInterval(send, model.get("ping_ms"));
   const check = setInterval(() => {
-    if (Date.now() - answered > model.get("lost_ms")) box.style.display = "flex";
+    if (Date.now() - answered > model.get("lost_ms")) {
+      box.style.display = "flex";
+      if (!asked) {
+        asked = true;
+        ask();
+      }
+    }
   }, 500);
   return () => {
     clearInterval(ping);
