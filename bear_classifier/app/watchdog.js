@@ -18,14 +18,19 @@ function render({ model, el }) {
   el.append(box);
 
   let answered = Date.now();
-  let asked = false; // whether this loss's cause was asked for
+  // While the notice shows, ask every 5 s whether the place was given away: a page that lost its
+  // connection but kept running shows the notice before the server gives its place (AWAY_S later).
+  let askedAt = 0;
+  let given = false;
   const ask = async () => {
     const url = model.get("fate_url");
-    if (!url) return;
+    if (!url || given || Date.now() - askedAt < 5000) return;
+    askedAt = Date.now();
     const token = new URLSearchParams(location.search).get("token"); // Binder's
     try {
       const reply = await fetch(url + (token ? "?token=" + encodeURIComponent(token) : ""), { cache: "no-store" });
-      if (reply.ok && (await reply.json()).given) text.textContent = model.get("given");
+      given = reply.ok && (await reply.json()).given;
+      if (given) text.textContent = model.get("given");
     } catch (e) {
       // the server does not answer either: the notice stands
     }
@@ -35,7 +40,8 @@ function render({ model, el }) {
       answered = Date.now();
       box.style.display = "none";
       text.textContent = model.get("notice");
-      asked = false;
+      askedAt = 0;
+      given = false;
     }
   };
   model.on("msg:custom", onMessage);
@@ -56,10 +62,7 @@ function render({ model, el }) {
   const check = setInterval(() => {
     if (Date.now() - answered > model.get("lost_ms")) {
       box.style.display = "flex";
-      if (!asked) {
-        asked = true;
-        ask();
-      }
+      ask();
     }
   }, 500);
   return () => {
