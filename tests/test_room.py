@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bear_classifier.app import room, serving
-from bear_classifier.app.room import Line, Room, cgroup_limit, find_memory, minutes, places, visitor_memory
+from bear_classifier.app.room import Line, Room, cgroup_limit, find_memory, places, visitor_memory, wait_in_words
 from bear_classifier.app.watchdog import kernel_fate_url
 from harness.browser import Server, idle_kernels, kernels, serve, settings
 from helpers import ROOT
@@ -157,10 +157,11 @@ def test_a_page_that_goes_leaves_the_line_and_a_held_place_passes_on():
 def test_the_wait_is_estimated_from_how_long_visitors_stayed():
     line = Line()
     a, b = line.join(), line.join()
-    assert line.estimate(b, 2) is None and minutes(None).startswith("not known yet")
+    assert line.estimate(b, 2) is None and wait_in_words(None).startswith("not known yet")
     line.stays.extend([100, 140])
     assert line.estimate(a, 2) == 60 and line.estimate(b, 2) == 120
-    assert minutes(30) == "less than a minute" and minutes(60) == "about 1 minute" and minutes(61) == "about 2 minutes"
+    assert wait_in_words(30) == "less than a minute" and wait_in_words(60) == "about 1 minute"
+    assert wait_in_words(61) == "about 2 minutes"
 
 
 @pytest.mark.app

@@ -202,7 +202,7 @@ class Line:
         return wait_estimate(self.place(ticket), places, list(self.stays))
 
 
-def minutes(seconds: float | None) -> str:
+def wait_in_words(seconds: float | None) -> str:
     """The estimated wait in words."""
     if seconds is None:
         return "not known yet: nobody has left since the server started"

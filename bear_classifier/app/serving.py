@@ -38,7 +38,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from voila.tornado.handler import TornadoVoilaHandler
 from voila.utils import ENV_VARIABLE
 
-from .room import MODEL, Line, Room, minutes
+from .room import MODEL, Line, Room, wait_in_words
 
 AWAY_S = 20.0  # while anyone waits, a visitor's kernel whose page has gone this long gives its place back
 LOADING_S = 60.0  # ... and one whose page never connected (closed while it loaded)
@@ -129,7 +129,7 @@ class Door:
         if place <= free:
             return {"go": True}
         said = "You are next in line." if place == 1 else f"You are number {place} in line."
-        wait = minutes(self.line.estimate(ticket, self.places))
+        wait = wait_in_words(self.line.estimate(ticket, self.places))
         return {"place": place, "line": said, "wait": f"Estimated wait: {wait}."}
 
     def page(self, ticket: str, base_url: str) -> str:
