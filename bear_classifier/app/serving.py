@@ -231,7 +231,7 @@ class KernelManager(AsyncMappingKernelManager):
 
     async def start_kernel(self, **kwargs):
         kernel_id = kwargs.setdefault("kernel_id", str(uuid.uuid4()))  # known before it holds a place
-        if kwargs.get("env", {}).get(ENV_VARIABLE.VOILA_PREHEAT) == "True":
+        if (kwargs.get("env") or {}).get(ENV_VARIABLE.VOILA_PREHEAT) == "True":
             self._pooled.add(kernel_id)
         else:
             self._seat(kernel_id)
