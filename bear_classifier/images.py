@@ -19,7 +19,10 @@ from .core import BadImage, one_line
 pillow_heif.register_heif_opener()  # HEIC/HEIF from iPhones and macOS Safari (Pillow reads AVIF itself)
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
-MAX_PIXELS = 100_000_000  # 100 MP: larger than any phone photo, far below a bomb.
+# 25 MP: a 24 MP phone photo (an iPhone's default) passes; a bigger one passes from the phone, which
+# shrinks it before sending (app/picker.py). Decoding a PNG with alpha takes about 20 bytes a pixel at
+# its peak (500 MB here), which the app's memory room keeps free (app/room.py DECODE_MEMORY).
+MAX_PIXELS = 25_000_000
 DRAFT_PIXELS = 4_000_000  # JPEGs above this decode at reduced scale; smaller ones exactly.
 MAX_UPLOAD_BYTES = 50 * 2**20  # an upload's cap: far above any phone photo (HEIC 2-5 MB, JPEG 3-12 MB)
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS

@@ -1,4 +1,5 @@
-// The page side of watchdog.py: ping the kernel, show the notice while no answer comes.
+// The page side of watchdog.py: ping the kernel, show the notice while no answer comes; say so
+// instead when the server gave this page's place to someone waiting (it answers at fate_url).
 function render({ model, el }) {
   // The notice is a box of its own: ipywidgets restyles `el` from the widget's layout (which
   // would undo a `display: none` set on it, and show the notice on every page load).
@@ -17,10 +18,30 @@ function render({ model, el }) {
   el.append(box);
 
   let answered = Date.now();
+  // While the notice shows, ask every 5 s whether the place was given away: a page that lost its
+  // connection but kept running shows the notice before the server gives its place (AWAY_S later).
+  let askedAt = 0;
+  let given = false;
+  const ask = async () => {
+    const url = model.get("fate_url");
+    if (!url || given || Date.now() - askedAt < 5000) return;
+    askedAt = Date.now();
+    const token = new URLSearchParams(location.search).get("token"); // Binder's
+    try {
+      const reply = await fetch(url + (token ? "?token=" + encodeURIComponent(token) : ""), { cache: "no-store" });
+      given = reply.ok && (await reply.json()).given;
+      if (given) text.textContent = model.get("given");
+    } catch (e) {
+      // the server does not answer either: the notice stands
+    }
+  };
   const onMessage = (msg) => {
     if (msg && "pong" in msg) {
       answered = Date.now();
       box.style.display = "none";
+      text.textContent = model.get("notice");
+      askedAt = 0;
+      given = false;
     }
   };
   model.on("msg:custom", onMessage);
@@ -39,7 +60,10 @@ function render({ model, el }) {
   send(); // a view renders once its kernel is connected: ask at once, then every ping_ms
   const ping = setInterval(send, model.get("ping_ms"));
   const check = setInterval(() => {
-    if (Date.now() - answered > model.get("lost_ms")) box.style.display = "flex";
+    if (Date.now() - answered > model.get("lost_ms")) {
+      box.style.display = "flex";
+      ask();
+    }
   }, 500);
   return () => {
     clearInterval(ping);
