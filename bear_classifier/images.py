@@ -19,10 +19,11 @@ from .core import BadImage, one_line
 pillow_heif.register_heif_opener()  # HEIC/HEIF from iPhones and macOS Safari (Pillow reads AVIF itself)
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
-# 25 MP: a 24 MP phone photo (an iPhone's default) passes; a bigger one passes from the phone, which
-# shrinks it before sending (app/picker.py). Decoding a PNG with alpha takes about 20 bytes a pixel at
-# its peak (500 MB here), which the app's memory room keeps free (app/room.py DECODE_MEMORY).
-MAX_PIXELS = 25_000_000
+MAX_PIXELS = 100_000_000  # 100 MP in the file's header: larger than any phone photo, far below a bomb.
+# 25 MP decoded: a bigger JPEG decodes at reduced scale (below), anything else at full size, where a PNG
+# with alpha takes about 20 bytes a pixel at its peak (500 MB here), which the app's memory room keeps
+# free (app/room.py DECODE_MEMORY).
+MAX_DECODED_PIXELS = 25_000_000
 DRAFT_PIXELS = 4_000_000  # JPEGs above this decode at reduced scale; smaller ones exactly.
 MAX_UPLOAD_BYTES = 50 * 2**20  # an upload's cap: far above any phone photo (HEIC 2-5 MB, JPEG 3-12 MB)
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -56,6 +57,11 @@ def open_image(source: bytes | str | Path, min_side: int | None = None, shrink: 
             if min_side and im.format == "JPEG" and w * h > DRAFT_PIXELS:
                 # libjpeg decodes at 1/2, 1/4 or 1/8 scale, keeping both sides >= min_side.
                 im.draft("RGB", (min_side, min_side))
+            if im.width * im.height > MAX_DECODED_PIXELS:
+                raise BadImage(
+                    f"The picture is too large ({w}x{h} pixels); the limit is "
+                    f"{MAX_DECODED_PIXELS // 1_000_000} megapixels ({MAX_PIXELS // 1_000_000} for a JPEG photo)."
+                )
             im.seek(0)  # first frame of an animation
             im.load()
             im = ImageOps.exif_transpose(im)

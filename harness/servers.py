@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -272,6 +273,20 @@ class MemorySampler:
                     continue
                 first, _ = p.cpu[group].get(q.pid, (t.user + t.system, 0))
                 p.cpu[group][q.pid] = (first, t.user + t.system)
+
+
+@contextmanager
+def code_at(commit: str):
+    """Yield a folder holding the repository's files at `commit` (a detached git worktree, removed
+    afterwards): serve(route, root=folder) serves that code, a baseline measured in the same run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "code"
+        git = ["git", "-C", str(ROOT), "worktree"]
+        subprocess.run([*git, "add", "--detach", str(folder), commit], check=True, capture_output=True)
+        try:
+            yield folder
+        finally:
+            subprocess.run([*git, "remove", "--force", str(folder)], capture_output=True)
 
 
 TWO_BUTTON_CELL = (

@@ -138,3 +138,13 @@ def test_big_jpeg_is_decoded_at_reduced_scale():
     assert im.size == (500, 375)  # libjpeg's 1/8 scale: both sides still >= 256
     assert open_image(jpeg_bytes((2000, 1500)), min_side=256, shrink=False).size == (2000, 1500)  # under 4 MP: exact
     assert min(open_image(jpeg_bytes((4000, 3000)), min_side=256).size) == 256
+
+
+def test_what_is_decoded_at_full_size_is_capped_but_a_big_jpeg_photo_passes():
+    """Decoding memory stays bounded: over 25 MP only a JPEG passes, decoded at reduced scale."""
+    with pytest.raises(BadImage, match=r"too large \(6000x5000 pixels\); the limit is 25 megapixels"):
+        open_image(save(Image.new("L", (6000, 5000)), "PNG"))
+    big = jpeg_bytes((6000, 5000))
+    assert open_image(big, min_side=256).size == (307, 256)
+    with pytest.raises(BadImage, match="too large"):
+        open_image(big)  # no reduced scale asked for: it would decode all 30 MP

@@ -21,7 +21,7 @@ import pytest
 from bear_classifier.app import room, serving
 from bear_classifier.app.room import Line, Room, cgroup_limit, find_memory, places, visitor_memory, wait_in_words
 from bear_classifier.app.watchdog import kernel_fate_url
-from harness.browser import Server, idle_kernels, kernels, serve, settings
+from harness.servers import ROUTES, Server, serve, settings
 from helpers import ROOT
 
 GB = 2**30
@@ -96,9 +96,9 @@ def test_places_leave_room_for_the_server_the_pool_and_a_decode(tmp_path, monkey
 
 @pytest.mark.app
 def test_the_reserve_covers_the_largest_decode_and_the_model_is_the_apps():
-    from bear_classifier.images import MAX_PIXELS
+    from bear_classifier.images import MAX_DECODED_PIXELS
 
-    assert room.DECODE_MEMORY >= 20 * MAX_PIXELS  # a PNG with alpha peaks at about 19 bytes a pixel
+    assert room.DECODE_MEMORY >= 20 * MAX_DECODED_PIXELS  # a PNG with alpha peaks at about 19 bytes a pixel
     cells = json.loads((ROOT / "bears.ipynb").read_text())["cells"]
     assert any(f'BearApp.load("{room.MODEL}")' in "".join(c["source"]) for c in cells)
 
@@ -175,7 +175,6 @@ def test_the_watchdog_asks_its_servers_door(monkeypatch):
 
 # Real servers, room set to one visitor; Binder's route under a base URL and with a token, as on Binder.
 
-KINDS = ["voila", "jupyter"]
 BINDER_BASE, TOKEN = "/user/bear-class", "binder-token"
 
 
@@ -193,14 +192,14 @@ class Site:
 
 
 @contextmanager
-def room_of_one(kind: str):
-    token = TOKEN if kind == "jupyter" else ""
-    args = ["--Room.places=1", *([f"--ServerApp.base_url={BINDER_BASE}/"] if kind == "jupyter" else [])]
-    with serve(kind, args=args, token=token) as server:
-        root = server.base + (BINDER_BASE if kind == "jupyter" else "")
+def room_of_one(route: str):
+    token = TOKEN if route == "binder" else ""
+    args = ["--Room.places=1", *([f"--ServerApp.base_url={BINDER_BASE}/"] if route == "binder" else [])]
+    with serve(route, args=args, token=token) as server:
+        root = server.base + (BINDER_BASE if route == "binder" else "")
         site = Site(server, root, "", token)
-        site.url = site.at("/voila/render/bears.ipynb" if kind == "jupyter" else "/")
-        idle_kernels(server.proc, settings(kind)["pool_size"])
+        site.url = site.at("/voila/render/bears.ipynb" if route == "binder" else "/")
+        server.wait_for_kernels(settings(route)["pool_size"], idle=True)
         yield site
 
 
@@ -232,13 +231,13 @@ def ticket(waiting_page: bytes) -> str:
     return re.search(rb'data-socket="[^"]*/bear/line/([0-9a-f]{32})"', waiting_page)[1].decode()
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_a_full_room_answers_at_once_with_the_waiting_page_and_starts_no_kernel(kind):
-    with room_of_one(kind) as site:
-        pool = settings(kind)["pool_size"]
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_full_room_answers_at_once_with_the_waiting_page_and_starts_no_kernel(route):
+    with room_of_one(route) as site:
+        pool = settings(route)["pool_size"]
         status, app_headers, app, _ = get(site.url)
         assert status == 200 and kernel_id(app)
-        idle_kernels(site.server.proc, pool + 1)  # the visitor's kernel, and the pool refilled
+        site.server.wait_for_kernels(pool + 1, idle=True)  # the visitor's kernel, and the pool refilled
 
         status, headers, page, seconds = get(site.url)
         text = page.decode()
@@ -249,16 +248,16 @@ def test_a_full_room_answers_at_once_with_the_waiting_page_and_starts_no_kernel(
         assert headers["Content-Security-Policy"] == app_headers["Content-Security-Policy"]
         assert not re.search(r"(https?:)?//[a-z]", text)  # nothing from another host
         assert seconds < 2, f"the waiting page took {seconds:.2f} s"
-        base = BINDER_BASE if kind == "jupyter" else ""
+        base = BINDER_BASE if route == "binder" else ""
         assert f'data-socket="{base}/bear/line/{ticket(page)}"' in text
         time.sleep(3)
-        assert len(kernels(site.server.proc)) == pool + 1, "the waiting page started a kernel"
+        assert len(site.server.kernels()) == pool + 1, "the waiting page started a kernel"
 
         server_score = int(Path(f"/proc/{site.server.proc.pid}/oom_score_adj").read_text())
-        scores = [int(Path(f"/proc/{k.pid}/oom_score_adj").read_text()) for k in kernels(site.server.proc)]
+        scores = [int(Path(f"/proc/{k.pid}/oom_score_adj").read_text()) for k in site.server.kernels()]
         assert all(score > server_score for score in scores), (server_score, scores)
 
-        if kind == "jupyter":  # Binder's token is needed for the line as for the app
+        if route == "binder":  # Binder's token is needed for the line as for the app
             assert get(site.url.replace(f"?token={TOKEN}", ""))[0] != 200
             assert get(site.at(f"/bear/kernels/{kernel_id(app)}").replace(f"?token={TOKEN}", ""))[0] != 200
             assert get(site.at(f"/bear/kernels/{kernel_id(app)}"))[0] == 200
@@ -317,9 +316,9 @@ async def line_story(site: Site) -> tuple[float, float]:
     return left_in, given_in
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_the_line_moves_up_when_a_waiter_leaves_and_a_gone_page_gives_its_place(kind):
-    with room_of_one(kind) as site:
-        left_in, given_in = asyncio.run(line_story(site))
+@pytest.mark.parametrize("route", ROUTES)
+async def test_the_line_moves_up_when_a_waiter_leaves_and_a_gone_page_gives_its_place(route):
+    with room_of_one(route) as site:
+        left_in, given_in = await line_story(site)
         assert left_in <= room.LEAVE_S + 2 and given_in <= 30
-        print(f"{kind}: a waiter's leaving seen in {left_in:.1f} s, a gone page's place given in {given_in:.1f} s")
+        print(f"{route}: a waiter's leaving seen in {left_in:.1f} s, a gone page's place given in {given_in:.1f} s")
