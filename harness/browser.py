@@ -1,13 +1,16 @@
 """Drive the app in Debian's chromium as a visitor does, with Playwright's async API (the only
-module that imports Playwright): a desktop or a 360 px phone, on a shaped network; choose a
-photo through the file chooser, read the answer; read the watchdog's notice and press Reload.
+module that imports Playwright): a desktop or a 360 px phone, on a shaped network, its websocket
+frames recorded; choose a photo through the file chooser and read its answer, press Classify,
+show where the model looked; read the watchdog's notice and press Reload.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import os
+import re
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,10 +34,23 @@ PROFILES = {
     "slow4g": {"latency": 150, "downloadThroughput": 1.6e6 / 8, "uploadThroughput": 750e3 / 8},
     "4g": {"latency": 60, "downloadThroughput": 9e6 / 8, "uploadThroughput": 3e6 / 8},
 }
-# What the page shows: the app's answer or one-line message, the watchdog's notice, the picker's button.
+# What the page shows: the picker (its `data-photo`: the id of the photo chosen last), an answer
+# (`data-photo`: the id of the photo it answers) and its line or one-line message, the watchdog's
+# notice, the buttons.
+PICKER = ".bear-picker"
 ANSWER = ".bear-result, .bear-message"
 LOST = ".bear-lost"
 CHOOSE = "Choose photo"
+CLASSIFY = "Classify"
+WHERE = "Where did it look?"
+RECORD_ANSWERS = """([selector]) => {
+  window.answersSeen = [];
+  const box = document.querySelector('.bear-answer');
+  new MutationObserver(() => {
+    const shown = box.querySelector(selector);
+    if (shown) window.answersSeen.push([box.dataset.photo, shown.textContent.trim()]);
+  }).observe(box, { childList: true, subtree: true, characterData: true });
+}"""
 
 
 def available() -> bool:
@@ -58,11 +74,12 @@ async def launch():
 class Answer:
     text: str
     seconds: float  # from choosing the photo to its answer on the page
+    kind: str = ""  # "sure", "not sure" or "none of these"; "" for a message about the photo or the app
 
     @property
     def ok(self) -> bool:
         """An answer of the model (not a message about the photo or the app)."""
-        return self.text.startswith("Prediction: ") or self.text.startswith("This doesn't look like")
+        return bool(self.kind)
 
 
 class Visit:
@@ -72,6 +89,8 @@ class Visit:
         self.context, self.page, self.network = context, page, network
         self.sockets = sockets  # (page side, server side) of each websocket, when relayed
         self.ready_s: float | None = None
+        self.photo_id = ""  # the page's id of the photo chosen last ("" before any)
+        self.chosen_at = 0.0  # time.perf_counter() when it was chosen
 
     @classmethod
     async def start(cls, browser, phone: bool = False, profile: str | None = None, relay_sockets: bool = False):
@@ -108,37 +127,74 @@ class Visit:
     async def ready(self, timeout_s: float = 120, since: float | None = None) -> float:
         """Wait until the app's buttons are shown; the seconds since `since` (or since now)."""
         t0 = since or time.perf_counter()
-        for name in (CHOOSE, "Classify"):
+        for name in (CHOOSE, CLASSIFY):
             left = max(1.0, timeout_s - (time.perf_counter() - t0))
             await self.page.get_by_role("button", name=name).wait_for(timeout=left * 1000)
         self.ready_s = time.perf_counter() - t0
         return self.ready_s
 
     async def choose(self, photo: Path, timeout_s: float = 60):
-        """Pick `photo` in the "Choose photo" file chooser, as a person would; the chooser."""
+        """Pick `photo` in the "Choose photo" file chooser, as a person would; the chooser. Then
+        `photo_id` is the id the page gave the photo, which its answer carries."""
+        picker = self.page.locator(PICKER)
+        before = await picker.get_attribute("data-photo") or ""
+        self.chosen_at = time.perf_counter()
         async with self.page.expect_file_chooser(timeout=timeout_s * 1000) as chooser:
             await self.page.get_by_role("button", name=CHOOSE).click()
         chosen = await chooser.value
         await chosen.set_files(str(photo))
+        await self.page.wait_for_function(
+            "([selector, before]) => (document.querySelector(selector).dataset.photo || '') !== before",
+            arg=[PICKER, before],
+            timeout=timeout_s * 1000,
+        )
+        self.photo_id = await picker.get_attribute("data-photo")
         return chosen
 
-    async def received(self, name: str, timeout_s: float = 60):
-        """Wait until the app says it has the photo called `name`."""
-        await self.page.locator(".bear-ready", has_text=name).wait_for(timeout=timeout_s * 1000)
-
     async def classify(self, photo: Path, timeout_s: float = 60) -> Answer:
-        """Choose `photo`, press Classify once the app has it, and read the answer."""
-        t0 = time.perf_counter()
+        """Choose `photo` and read its answer: the app answers a photo as soon as it has arrived,
+        with nothing to press."""
         await self.choose(photo, timeout_s)
-        await self.received(photo.name, timeout_s)
-        await self.page.get_by_role("button", name="Classify").click()
-        return Answer(await self.answer(timeout_s), time.perf_counter() - t0)
+        return await self.answer(timeout_s)
 
-    async def answer(self, timeout_s: float = 60) -> str:
-        """The text of the answer (or one-line message) on the page, once there is one."""
-        answer = self.page.locator(ANSWER).first
-        await answer.wait_for(timeout=timeout_s * 1000)
-        return (await answer.inner_text()).strip()
+    async def press_classify(self):
+        await self.page.get_by_role("button", name=CLASSIFY).click()
+
+    async def answer(self, timeout_s: float = 60) -> Answer:
+        """The answer (or one-line message) the page shows for the photo chosen last, once there is
+        one: never another photo's."""
+        shown = self.page.locator(f'.bear-answer[data-photo="{self.photo_id}"]').locator(ANSWER)
+        await shown.wait_for(timeout=timeout_s * 1000)
+        seconds = time.perf_counter() - self.chosen_at
+        return Answer((await shown.inner_text()).strip(), seconds, await shown.get_attribute("data-kind") or "")
+
+    async def record_answers(self):
+        """From now on, note every answer (or message) the page shows: `answers_seen` lists them."""
+        await self.page.evaluate(RECORD_ANSWERS, [ANSWER])
+
+    async def answers_seen(self) -> list[list[str]]:
+        """[photo id, text] of each answer the page has shown since `record_answers`, in turn."""
+        return await self.page.evaluate("window.answersSeen")
+
+    async def sent(self, name: str, timeout_s: float = 60) -> int:
+        """Wait until the page says the photo `name` has fully arrived; the KB it says it sent."""
+        status = self.page.locator(".bear-picker-status", has_text=f"Sent {name} (")
+        await status.wait_for(timeout=timeout_s * 1000)
+        return int(re.search(r"\((\d+) KB\)", await status.inner_text()).group(1))
+
+    async def toggle_map(self):
+        """Press "Where did it look?"."""
+        await self.page.get_by_role("button", name=WHERE).click()
+
+    async def photo_and_map(self) -> dict:
+        """Where the page shows the photo and its map (boxes in CSS pixels; the map's None while
+        hidden), and the size of the picture shown (the phone's own copy, or the kernel's preview)."""
+        photo, where = self.page.locator(".bear-photo img"), self.page.locator(".bear-map")
+        return {
+            "photo": await photo.bounding_box(),
+            "map": await where.bounding_box() if await where.is_visible() else None,
+            "natural": await photo.evaluate("img => [img.naturalWidth, img.naturalHeight]"),
+        }
 
     async def notice(self, since: float, timeout_s: float = 60) -> dict:
         """Wait for the watchdog's notice: seconds since `since`, its words, and whether it fits the page's width."""
@@ -177,14 +233,34 @@ class Visit:
         await self.context.close()
 
 
+@dataclass
+class Frame:
+    """A websocket frame: when it was seen (time.perf_counter()), which way it went, its size, and the
+    binary buffers of the kernel message it carries (a photo's chunk, an image)."""
+
+    at: float
+    sent: bool
+    size: int
+    buffers: list[bytes]
+
+
+def buffers_of(payload: bytes) -> list[bytes]:
+    """The binary buffers of a kernel message in Jupyter's websocket protocol v1 (what Jupyter Server 2
+    and JupyterLab's client speak): the count of offsets, the offsets (8 bytes each, little-endian),
+    then channel, header, parent header, metadata, content, and the buffers."""
+    count = int.from_bytes(payload[:8], "little")
+    offsets = [int.from_bytes(payload[8 * i : 8 * i + 8], "little") for i in range(1, count + 1)]
+    return [payload[a:b] for a, b in itertools.pairwise(offsets[5:])]
+
+
 class NetworkLog:
     """What a page asks of the network, seen through the DevTools protocol (Chrome's own record),
     throttled to one of PROFILES when given."""
 
     def __init__(self, cdp, profile: dict | None):
         self.cdp, self.profile = cdp, profile
-        self.urls, self.bytes, self.blocked, self.ws_sent, self.ws_received = {}, {}, {}, 0, 0
-        self.ws_sent_at: list[float] = []  # time.perf_counter() of each websocket frame the page sent
+        self.urls, self.bytes, self.blocked = {}, {}, {}
+        self.frames: list[Frame] = []  # websocket frames, both ways
 
     @classmethod
     async def attach(cls, context, page, profile: dict | None = None) -> NetworkLog:
@@ -195,20 +271,29 @@ class NetworkLog:
         log.cdp.on("Network.requestWillBeSent", lambda e: log.urls.__setitem__(e["requestId"], e["request"]["url"]))
         log.cdp.on("Network.loadingFinished", lambda e: log.bytes.__setitem__(e["requestId"], e["encodedDataLength"]))
         log.cdp.on("Network.loadingFailed", log._failed)
-        log.cdp.on("Network.webSocketFrameSent", lambda e: log._frame(e, "ws_sent", log.ws_sent_at))
-        log.cdp.on("Network.webSocketFrameReceived", lambda e: log._frame(e, "ws_received"))
+        log.cdp.on("Network.webSocketFrameSent", lambda e: log._frame(e, sent=True))
+        log.cdp.on("Network.webSocketFrameReceived", lambda e: log._frame(e, sent=False))
         return log
 
     def _failed(self, e):
         if e.get("blockedReason"):  # stopped in the browser (the page's Content-Security-Policy): never sent
             self.blocked[e["requestId"]] = e["blockedReason"]
 
-    def _frame(self, e, counter: str, times: list | None = None):
-        if times is not None:
-            times.append(time.perf_counter())
+    def _frame(self, e, sent: bool):
         r = e["response"]
-        size = len(base64.b64decode(r["payloadData"])) if r["opcode"] == 2 else len(r["payloadData"].encode())
-        setattr(self, counter, getattr(self, counter) + size)
+        if r["opcode"] == 2:  # binary: a kernel message in protocol v1
+            payload = base64.b64decode(r["payloadData"])
+            self.frames.append(Frame(time.perf_counter(), sent, len(payload), buffers_of(payload)))
+        else:  # text: a message of the older JSON protocol, which carries no buffers
+            self.frames.append(Frame(time.perf_counter(), sent, len(r["payloadData"].encode()), []))
+
+    def ws_bytes(self, sent: bool, since: float = 0.0) -> int:
+        """The bytes of the websocket frames sent (or received) since `since` (time.perf_counter())."""
+        return sum(f.size for f in self.frames if f.sent == sent and f.at >= since)
+
+    def ws_buffers(self, sent: bool, since: float = 0.0) -> list[bytes]:
+        """The binary buffers of the kernel messages sent (or received) since `since`."""
+        return [b for f in self.frames if f.sent == sent and f.at >= since for b in f.buffers]
 
     def summary(self, url: str) -> dict:
         """Transferred MB (compressed, headers included), HTTP requests, and the hosts other than

@@ -154,29 +154,41 @@ async def phone_asleep(browser, route: str, photos: tuple[Path, Path], log: Path
     return out
 
 
+async def phone_opens(browser, server: Server, profile: str) -> dict:
+    """A phone on the network `profile` opens the app (first visit, empty cache): seconds until it
+    was ready, and what it cost."""
+    visit = await Visit.start(browser, phone=True, profile=profile)
+    try:
+        await visit.open(server.url, 180)
+        return {"page_ready_s": round(visit.ready_s, 2), "first_visit": visit.network.summary(server.url)}
+    finally:
+        await visit.close()
+
+
 async def phone_visit(browser, server: Server, photo: Path, profile: str) -> dict:
     """A phone on the network `profile` opens the app (first visit, empty cache), chooses `photo` and
-    reads its answer, then visits again (same cache): what it cost and how long it took."""
+    reads its answer (nothing pressed), then visits again (same cache): what it cost and how long it
+    took, the bytes sent for the photo and the bytes of images the kernel sent back meanwhile."""
     visit = await Visit.start(browser, phone=True, profile=profile)
     await visit.open(server.url, 180)
     first = visit.network.summary(server.url)
     net = visit.network
-    sent_before, received_before = net.ws_sent, net.ws_received
     t0 = time.perf_counter()
     await visit.choose(photo, 180)
-    await visit.received(photo.name, 180)
+    await visit.sent(photo.name, 180)
     received = time.perf_counter() - t0
-    shrunk = min(t for t in net.ws_sent_at if t > t0) - t0  # decoded, upright and shrunk: its first frame left
-    await visit.page.get_by_role("button", name="Classify").click()
-    text = await visit.answer(180)
+    answer = await visit.answer(180)
     answered = time.perf_counter() - t0
+    # decoded, upright and shrunk: its first chunk left
+    shrunk = min(f.at for f in net.frames if f.sent and f.buffers and f.at >= t0) - t0
     out = {
         "first_visit": first,
         "page_ready_s": round(visit.ready_s, 2),
         "chosen_s": {"shrunk": shrunk, "received": received, "answered": answered},
-        "sent_bytes": net.ws_sent - sent_before,
-        "received_bytes": net.ws_received - received_before,
-        "answer": text,
+        "sent_bytes": net.ws_bytes(sent=True, since=t0),
+        "received_bytes": net.ws_bytes(sent=False, since=t0),
+        "image_bytes_received": sum(map(len, net.ws_buffers(sent=False, since=t0))),
+        "answer": answer.text,
     }
     await visit.revisit(server.url, 180)
     out["repeat_visit"] = visit.network.summary(server.url) | {"page_ready_s": round(visit.ready_s, 2)}

@@ -1,5 +1,6 @@
 """The README's picture: the real app on a 360 px phone (device scale 2) answering one photo of
-bears-test, served by `voila bears.ipynb`, saved as a small palette PNG.
+bears-test, with where the model looked shown, served by `voila bears.ipynb`, saved as a small
+palette PNG.
 
     python -m harness.screenshot [docs/app-on-a-phone.png]     # make screenshot
 """
@@ -31,13 +32,14 @@ def landscape_photo(folder: Path) -> Path:
 
 
 async def shoot(photo: Path) -> bytes:
-    """A PNG of one phone screen of the app, once it has answered `photo`."""
+    """A PNG of one phone screen of the app, once it has answered `photo` and shows where it looked."""
     async with launch() as browser:
         with serve("voila") as server:
             visit = await (await Visit.start(browser, phone=True)).open(server.url)
             answer = await visit.classify(photo)
             if not answer.text.startswith(f"Prediction: {CLASS}"):
                 raise RuntimeError(f"the app did not answer {photo.name} as {CLASS}: {answer.text}")
+            await visit.toggle_map()
             await visit.page.evaluate("document.activeElement && document.activeElement.blur()")
             png = await visit.page.screenshot()  # the phone's screen: 720 x 1480 pixels
             await visit.close()

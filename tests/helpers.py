@@ -46,10 +46,11 @@ def png_bytes(mode="RGB", size=(64, 48), colour=None) -> bytes:
     return encode(Image.new(mode, size, colour if colour is not None else 128), "PNG")
 
 
-def send_photo(picker, data: bytes, name: str = "photo.jpg", chunk: int = 64 * 1024, upload: str = "u1"):
-    """Send `data` to a PhotoPicker exactly as picker.js does: begin, chunks (memoryviews, as ipykernel
-    hands them over), end."""
-    picker._on_msg(picker, {"type": "begin", "id": upload, "name": name, "size": len(data)}, [])
+def send_photo(picker, data: bytes, name="photo.jpg", chunk=64 * 1024, upload="u1", shown=True):
+    """Send `data` to a PhotoPicker exactly as picker.js does: begin (`shown`: the page shows its own
+    copy of the photo), chunks (memoryviews, as ipykernel hands them over), end."""
+    begin = {"type": "begin", "id": upload, "name": name, "size": len(data), "shown": shown}
+    picker._on_msg(picker, begin, [])
     for i in range(0, len(data), chunk):
         picker._on_msg(picker, {"type": "chunk", "id": upload}, [memoryview(data[i : i + chunk])])
     picker._on_msg(picker, {"type": "end", "id": upload}, [])

@@ -68,3 +68,31 @@ def test_a_new_photo_abandons_the_one_in_flight(picker):
 def test_an_empty_file_arrives_and_the_app_says_so_on_classify(picker):
     send_photo(picker, b"", "empty.jpg")
     assert picker.state == "received" and picker.photo == ("empty.jpg", b"")
+
+
+def test_a_new_upload_says_whether_the_page_shows_it_and_drops_the_answer(picker):
+    picker.answer = {"id": "old", "html": "<p>an answer</p>"}
+    picker._on_msg(picker, {"type": "begin", "id": "heic", "name": "a.heic", "size": 10, "shown": False}, [])
+    assert picker.upload == "heic" and not picker.shown and picker.answer == {}
+    begin(picker, 10, upload="jpg")
+    assert picker.upload == "jpg" and not picker.shown  # anything but true is false
+    picker._on_msg(picker, {"type": "begin", "id": "png", "name": "b.png", "size": 10, "shown": True}, [])
+    assert picker.shown
+
+
+def test_classify_reaches_the_app_only_for_the_kernels_last_upload(picker):
+    pressed = []
+    picker.on_classify(lambda: pressed.append(picker.upload))
+    picker._on_msg(picker, {"type": "classify", "id": ""}, [])  # nothing chosen yet: the app says so
+    send_photo(picker, jpeg_bytes(), upload="u1")
+    picker._on_msg(picker, {"type": "classify", "id": "u1"}, [])
+    picker._on_msg(picker, {"type": "classify", "id": "u0"}, [])  # a photo the page has since replaced
+    assert pressed == ["", "u1"]
+
+
+def test_nothing_more_arrives_once_a_photo_has(picker):
+    data = jpeg_bytes()
+    send_photo(picker, data, upload="u1")
+    chunk(picker, b"late")
+    picker._on_msg(picker, {"type": "end", "id": "u1"}, [])
+    assert picker.state == "received" and picker.photo == ("photo.jpg", data)

@@ -1,7 +1,8 @@
-"""The app's widgets: choose or take a photo, press Classify, read the answer.
+"""The app's widgets: choose or take a photo and read its answer, with where the model looked.
 
-Phone-first (full-width controls, 48 px touch targets, the photo shrunk on the phone before
-it is sent: picker.py) and unbreakable: every upload ends in a prediction or a one-line message.
+Phone-first (full-width controls, 48 px touch targets, the photo shrunk on the phone before it is
+sent: picker.py) and unbreakable: every upload ends in an answer or a one-line message. A photo is
+classified as soon as it has arrived; Classify classifies it again, as in the book.
 """
 
 from __future__ import annotations
@@ -10,21 +11,21 @@ import html
 import io
 
 import ipywidgets as widgets
+import numpy as np
 from PIL import Image
 
 from ..core import OTHER, ModelError
 from .classifier import Classifier, Prediction
-from .picker import PhotoPicker
+from .picker import PhotoPicker, sent_side
 from .watchdog import Watchdog
 from .wording import instruction, title
 
-TOUCH = "48px"
 PREVIEW_SIDE = 480
 BAR_COLOURS = {OTHER: "#9e9e9e"}
 
 
 def preview_jpeg(im: Image.Image) -> bytes:
-    """A small JPEG of the (already upright) upload for display."""
+    """A small JPEG of the (already upright) upload, for a page that cannot show the photo itself."""
     im = im.copy()
     im.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
     buf = io.BytesIO()
@@ -50,12 +51,38 @@ def bars_html(probs: dict[str, float]) -> str:
     return "".join(rows)
 
 
+def message_html(text: str) -> str:
+    """A one-line message about the photo or the app."""
+    return f"<p class='bear-message'>{html.escape(text)}</p>"
+
+
+def answer_html(pred: Prediction) -> str:
+    """The answer's line, its kind in `data-kind` and in its class (bear-sure, bear-not-sure,
+    bear-none-of-these: styled apart), and every class's bar; a message where there is no answer."""
+    if not pred.ok:
+        return message_html(pred.text())
+    kind = html.escape(pred.kind)
+    line = f"<p class='bear-result bear-{kind.replace(' ', '-')}' data-kind='{kind}'>{html.escape(pred.text())}</p>"
+    return line + bars_html(pred.probs)
+
+
+def heat_map(pred: Prediction) -> dict | None:
+    """Where the model looked, as the page draws it: the answer's map scaled from 0 (its lowest cell) to
+    1 (its highest), rows top to bottom, and the region of the photo it covers (fractions); None when
+    the answer has no map ("none of these", a model without maps, a failure)."""
+    if pred.cam is None or pred.region is None:
+        return None
+    cam = np.asarray(pred.cam, dtype=np.float64)
+    span = cam.max() - cam.min()
+    cells = (cam - cam.min()) / span if span > 0 else np.zeros_like(cam)
+    return {"cells": np.round(cells, 3).tolist(), "region": [round(f, 5) for f in pred.region]}
+
+
 class BearApp:
-    """Photo picker + Classify button + photo + answer + bars, wired to a Classifier.
-    The wording comes from the classifier's classes."""
+    """The photo picker (with Classify, the photo, its answer and bars, and its map) wired to a
+    Classifier. The wording, and the size the phone sends, come from the classifier."""
 
     def __init__(self, classifier: Classifier):
-        full = widgets.Layout(width="100%")
         self.classifier = classifier
         classes = [c for c in classifier.vocab if c != OTHER]
         notice = (
@@ -67,18 +94,13 @@ class BearApp:
             f"<h2 style='margin:0.3em 0'>{html.escape(title(classes))}</h2>"
             f"<p>{html.escape(instruction(classes))}</p>{notice}"
         )
-        self.picker = PhotoPicker(layout=full)
-        self.button = widgets.Button(
-            description="Classify", button_style="primary", layout=widgets.Layout(width="100%", height=TOUCH)
+        self.picker = PhotoPicker(
+            short_side=sent_side(classifier.transform.resize_to), layout=widgets.Layout(width="100%")
         )
-        self.image = widgets.Image(format="jpeg", layout=widgets.Layout(max_width="100%", height="auto"))
-        self.image.layout.display = "none"
-        self.answer = widgets.HTML(layout=full)
-        self.bars = widgets.HTML(layout=full)
-        self.button.on_click(lambda _: self.classify())
+        self.picker.on_classify(self.classify)
         self.picker.observe(lambda _: self._picked(), names="state")
         self.widget = widgets.VBox(
-            [self.header, Watchdog(), self.picker, self.button, self.image, self.answer, self.bars],
+            [self.header, Watchdog(), self.picker],
             layout=widgets.Layout(width="100%", max_width="640px", padding="0 8px"),
         )
 
@@ -88,47 +110,36 @@ class BearApp:
         try:
             return BearApp(Classifier.load(path))
         except ModelError as e:
-            return widgets.HTML(f"<p class='bear-message'>{html.escape(str(e))}</p>")
+            return widgets.HTML(message_html(str(e)))
 
     def _picked(self):
-        """A photo started to arrive, arrived or was refused: drop the last answer and say so, so that
-        nobody (on a slow phone connection, say) reads or classifies the previous photo by mistake."""
-        self.bars.value = ""
-        self.image.layout.display = "none"
-        state = self.picker.state
-        if state == "receiving":
-            self.answer.value = ""
-        elif state == "received":
-            self._say(f"Received {self.picker.name}. Press Classify.", "ready")
-        elif state == "refused":
-            self._say(self.picker.message, "message")
+        """A photo has arrived (answer it at once) or was refused (say why, in one line)."""
+        if self.picker.state == "received":
+            self.classify()
+        elif self.picker.state == "refused":
+            self._show(message_html(self.picker.message))
 
-    def _say(self, text: str, kind: str = "result"):
-        self.answer.value = f"<p class='bear-{kind}' style='font-size:1.15em;margin:0.5em 0'>{html.escape(text)}</p>"
+    def _show(self, content: str, where: dict | None = None, preview: bytes | None = None):
+        """Show an answer on the page, for the photo the picker has now."""
+        self.picker.answer = {"id": self.picker.upload, "html": content, "map": where, "preview": preview}
 
     def classify(self) -> Prediction | None:
-        """Classify the current upload and show the result; never raises."""
-        self.button.disabled, self.button.description = True, "Classifying…"
+        """Classify the photo that last arrived and show its answer, with a preview where the page
+        cannot show the photo itself; never raises. Nothing while a photo is on its way: it is
+        answered as soon as it arrives."""
+        if self.picker.state == "receiving":
+            return None
+        if self.picker.photo is None:
+            self._show(message_html("Choose a photo first."))
+            return None
         try:
-            if self.picker.state == "receiving":
-                self._say(f"{self.picker.name} is still arriving; press Classify once the page names it.", "message")
-                return None
-            if self.picker.photo is None:
-                self._say("Choose a photo first.", "message")
-                return None
-            _, data = self.picker.photo
-            pred = self.classifier.classify(data)
-            if pred.image is not None:
-                self.image.value = preview_jpeg(pred.image)
-            self.image.layout.display = "" if pred.image is not None else "none"
-            self._say(pred.text(), "result" if pred.ok else "message")
-            self.bars.value = bars_html(pred.probs) if pred.probs else ""
+            pred = self.classifier.classify(self.picker.photo[1])
+            shown = self.picker.shown or pred.image is None
+            self._show(answer_html(pred), heat_map(pred), None if shown else preview_jpeg(pred.image))
             return pred
         except Exception as e:  # the app must keep working whatever happens
-            self._say(f"Sorry, something went wrong ({type(e).__name__}). Please try another photo.", "message")
+            self._show(message_html(f"Sorry, something went wrong ({type(e).__name__}). Please try another photo."))
             return None
-        finally:
-            self.button.disabled, self.button.description = False, "Classify"
 
     def _ipython_display_(self):
         from IPython.display import display

@@ -42,4 +42,4 @@ def title(classes: list[str]) -> str:
 
 def instruction(classes: list[str]) -> str:
     """What the visitor should do."""
-    return f"Choose or take a photo of {describe(classes)}, then press Classify."
+    return f"Choose or take a photo of {describe(classes)}."
