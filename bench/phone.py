@@ -2,8 +2,8 @@
 protocol's network emulation, opens the app on both routes (a freshly started server each time),
 picks a 12 MP camera JPEG (made from a photo of bears-test in a temporary folder, never kept) and
 reads its answer (nothing pressed), then visits again with the same browser cache. The baseline, in
-the same run: the app as committed at another commit (by default where this branch left main),
-served the same way, whose page ready it is judged against.
+the same run: the app as committed at another commit (by default bench.runner.BEFORE, the code
+before this work), served the same way, whose page ready it is judged against.
 
 Profiles (harness.browser.PROFILES): Lighthouse's slow 4G (150 ms, 1.6 Mbps down, 750 kbps up) and
 4G (60 ms, 9 Mbps down, 3 Mbps up). Figures: the first visit's transferred MB and requests, the
@@ -17,15 +17,13 @@ for the photo, the bytes of images sent back (the kernel's preview: none for a J
 shows), and the repeat visit."""
 
 import statistics
-import subprocess
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
-from bench.runner import ROOT, Result, Skip, Target, chromium, main, photos
+from bench.runner import BEFORE, ROOT, Result, Target, chromium, main, photos
 from harness.browser import PROFILES
 from harness.photos import camera_jpeg
-from harness.servers import ROUTES, serve, settings
+from harness.servers import ROUTES, code_at, serve, settings
 
 TARGETS = [  # stated for slow 4G
     Target("first_visit_mb", 1.3),
@@ -42,20 +40,7 @@ def arguments(parser):
     parser.add_argument("--profiles", default="slow4g,4g")
     parser.add_argument("--routes", default=",".join(ROUTES))
     parser.add_argument("--runs", type=int, default=3, help="first visits of each app, for page ready")
-    parser.add_argument("--baseline", default="", help="the baseline app's commit (default: merge-base with main)")
-
-
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-
-
-@contextmanager
-def committed(commit: str):
-    """The committed files of `commit` in a temporary folder (the app, its model and settings as they were)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        yield Path(tmp)
+    parser.add_argument("--baseline", default=BEFORE, help=f"the commit of the baseline app (default {BEFORE})")
 
 
 def at_profile(seen: dict, profile: dict) -> float:
@@ -130,18 +115,14 @@ async def run(args):
 
     chromium()
     source = sorted((photos("bears-test") / "black").glob("*.jpg"))[0]
-    try:
-        commit = args.baseline or git("merge-base", "HEAD", "main")
-    except subprocess.CalledProcessError as e:
-        raise Skip(f"no baseline commit ({e.stderr.strip()}): pass --baseline COMMIT") from None
     results = []
-    with tempfile.TemporaryDirectory() as tmp, committed(commit) as base:
+    with tempfile.TemporaryDirectory() as tmp, code_at(args.baseline) as base:
         photo = camera_jpeg(source, Path(tmp) / "IMG_0001.jpg")
         async with launch() as browser:
             for profile in args.profiles.split(","):
                 for route in args.routes.split(","):
                     seen, ready, baseline = await measure(browser, route, profile, photo, base, args.runs)
-                    out = figures(seen, profile, ready, baseline | {"commit": git("rev-parse", "--short", commit)})
+                    out = figures(seen, profile, ready, baseline | {"commit": args.baseline})
                     out |= {"photo": "4032x3024 JPEG", "photo_mb": photo.stat().st_size / 1e6}
                     results.append(Result(out, TARGETS if profile == "slow4g" else [], f"{route}-{profile}"))
     return results

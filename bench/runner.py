@@ -33,6 +33,8 @@ from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+# "Today's code" of the same-run comparisons (page ready, answer times): main before issues 22-24.
+BEFORE = "b4c499d"
 
 
 class Skip(Exception):

@@ -277,16 +277,12 @@ class MemorySampler:
 
 @contextmanager
 def code_at(commit: str):
-    """Yield a folder holding the repository's files at `commit` (a detached git worktree, removed
-    afterwards): serve(route, root=folder) serves that code, a baseline measured in the same run."""
+    """Yield a temporary folder holding the committed files of `commit` (the app, its model and its
+    settings as they were): serve(route, root=folder) serves that code, a baseline measured in the same run."""
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "code"
-        git = ["git", "-C", str(ROOT), "worktree"]
-        subprocess.run([*git, "add", "--detach", str(folder), commit], check=True, capture_output=True)
-        try:
-            yield folder
-        finally:
-            subprocess.run([*git, "remove", "--force", str(folder)], capture_output=True)
+        archive = subprocess.run(["git", "archive", commit], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        yield Path(tmp)
 
 
 TWO_BUTTON_CELL = (
