@@ -335,9 +335,13 @@ class Gate(TornadoVoilaHandler):
         ticket = self.get_argument(TICKET, None)
         arrival = door.admit(ticket)
         if arrival is None:
+            ticket = door.line.join(ticket)
             self.set_header("Content-Type", "text/html; charset=UTF-8")
             self.set_header("Cache-Control", "no-store")
-            return self.finish(door.page(door.line.join(ticket), self.base_url))
+            self.finish(door.page(ticket, self.base_url))
+            place, ms = door.line.place(ticket), 1000 * self.request.request_time()
+            self.log.info("Room full: a visitor waits at place %d (the waiting page in %.1f ms)", place, ms)
+            return
         token = ARRIVING.set(arrival)
         try:
             await super().get(path)
