@@ -55,6 +55,24 @@ class Server:
                 pass
         return sorted(found, key=lambda p: p.create_time())
 
+    def mapped_files(self) -> int:
+        """Bytes of file pages (libraries) resident in the server's processes' mappings, each mapping of
+        a file counted once (its most resident copy): what a fresh container is charged for them."""
+        most: dict[tuple[str, str], int] = {}
+        for p in self.processes():
+            try:
+                smaps = Path(f"/proc/{p.pid}/smaps").read_text()
+            except OSError:
+                continue
+            mapping = None
+            for line in smaps.splitlines():
+                fields = line.split()
+                if not fields[0].endswith(":"):  # a mapping's header: range perms offset dev inode [path]
+                    mapping = (fields[5], fields[2]) if len(fields) > 5 and fields[5].startswith("/") else None
+                elif fields[0] == "Rss:" and mapping:
+                    most[mapping] = max(most.get(mapping, 0), int(fields[1]) * 1024)
+        return sum(most.values())
+
     def wait_for_kernels(self, count: int, idle: bool = False, at_most: bool = False, timeout: float = 120) -> list:
         """The kernels once there are `count` of them (at most `count` with `at_most`), and, with
         `idle`, once they have stopped using CPU (a preheated kernel has rendered its page);
@@ -216,15 +234,16 @@ class Peaks:
     kernel_mb: float = 0  # the largest kernel
     server_and_kernels_mb: float = 0  # summed RSS
     cgroup_mb: float | None = None  # what the cgroup charged (memory.max_usage_in_bytes)
+    cgroup_by_kernels: dict = field(default_factory=dict)  # the highest charge sampled with each count of kernels
     cpu: dict = field(default_factory=lambda: {"server": {}, "browser": {}})
 
     def cpu_seconds(self) -> dict:
         return {g: round(sum(last - first for first, last in pids.values()), 1) for g, pids in self.cpu.items()}
 
     def figures(self) -> dict:
-        out = {k: round(v) for k, v in vars(self).items() if k not in ("cpu", "cgroup_mb")}
-        if self.cgroup_mb is not None:
-            out["cgroup_mb"] = round(self.cgroup_mb)
+        out = {k: round(v) for k, v in vars(self).items() if isinstance(v, (int, float))}
+        if self.cgroup_by_kernels:
+            out["cgroup_by_kernels"] = {n: round(mb) for n, mb in sorted(self.cgroup_by_kernels.items())}
         return out | {"cpu_s": self.cpu_seconds()}
 
 
@@ -263,6 +282,8 @@ class MemorySampler:
         p.server_and_kernels_mb = max(p.server_and_kernels_mb, rss(processes) / MB)
         if self.server.cgroup:
             p.cgroup_mb = self.server.cgroup.peak() / MB
+            usage, count = self.server.cgroup.usage() / MB, len(kernels)
+            p.cgroup_by_kernels[count] = max(p.cgroup_by_kernels.get(count, 0), usage)
         ours = {q.pid for q in processes}
         browser = [q for q in psutil.Process().children(recursive=True) if q.pid not in ours]
         for group, procs in (("server", processes), ("browser", browser)):
