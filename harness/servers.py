@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -57,20 +58,20 @@ class Server:
 
     def mapped_files(self) -> int:
         """Bytes of file pages (libraries) resident in the server's processes' mappings, each mapping of
-        a file counted once (its most resident copy): what a fresh container is charged for them."""
+        a file counted once (its most resident copy), less the pages a process copied to write them
+        (anonymous): what a fresh container is charged for them."""
         most: dict[tuple[str, str], int] = {}
         for p in self.processes():
             try:
                 smaps = Path(f"/proc/{p.pid}/smaps").read_text()
             except OSError:
                 continue
-            mapping = None
-            for line in smaps.splitlines():
-                fields = line.split()
-                if not fields[0].endswith(":"):  # a mapping's header: range perms offset dev inode [path]
-                    mapping = (fields[5], fields[2]) if len(fields) > 5 and fields[5].startswith("/") else None
-                elif fields[0] == "Rss:" and mapping:
-                    most[mapping] = max(most.get(mapping, 0), int(fields[1]) * 1024)
+            for block in re.split(r"^(?=[0-9a-f]+-)", smaps, flags=re.MULTILINE)[1:]:
+                header = block.split("\n", 1)[0].split()  # range perms offset dev inode [path]
+                if len(header) > 5 and header[5].startswith("/"):
+                    kb = dict(re.findall(r"^(Rss|Anonymous):\s+(\d+)", block, re.MULTILINE))
+                    key = (header[5], header[2])
+                    most[key] = max(most.get(key, 0), (int(kb["Rss"]) - int(kb["Anonymous"])) * 1024)
         return sum(most.values())
 
     def wait_for_kernels(self, count: int, idle: bool = False, at_most: bool = False, timeout: float = 120) -> list:
