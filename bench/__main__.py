@@ -9,7 +9,7 @@ from bench.runner import ROOT, run, table
 
 # In the order `make bench` runs them: the quick ones first.
 BENCHMARKS = ["download", "data", "inference", "evaluate", "pointing", "downscale", "train"]
-BENCHMARKS += ["app", "phone", "load", "faults"]  # the browser's
+BENCHMARKS += ["app", "phone", "load", "faults", "room"]  # the browser's
 DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- the targets: python -m bench --table -->\n", "<!-- end of the targets -->\n"
 

@@ -1,7 +1,8 @@
 """Drive the app in Debian's chromium as a visitor does, with Playwright's async API (the only
 module that imports Playwright): a desktop or a 360 px phone, on a shaped network, its websocket
 frames recorded; choose a photo through the file chooser and read its answer, press Classify,
-show where the model looked; read the watchdog's notice and press Reload.
+show where the model looked; read the watchdog's notice and press Reload; wait in line on the
+waiting page of a full room.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ RECORD_ANSWERS = """([selector]) => {
     if (shown) window.answersSeen.push([box.dataset.photo, shown.textContent.trim()]);
   }).observe(box, { childList: true, subtree: true, characterData: true });
 }"""
+# The waiting page of a full room (bear_classifier/app/waiting.html) and what it says.
+WAITING = "main.bear-waiting"
+WAITING_SAYS = {"heading": "h1", "place": ".bear-place", "wait": ".bear-wait"}
 
 
 def available() -> bool:
@@ -78,7 +82,7 @@ class Answer:
 
     @property
     def ok(self) -> bool:
-        """An answer of the model (not a message about the photo or the app)."""
+        """An answer of the model, sure, not sure or none of its classes (not a message about the photo or the app)."""
         return bool(self.kind)
 
 
@@ -88,6 +92,7 @@ class Visit:
     def __init__(self, context, page, network: NetworkLog, sockets: list | None):
         self.context, self.page, self.network = context, page, network
         self.sockets = sockets  # (page side, server side) of each websocket, when relayed
+        self.refusing = False  # websockets refused (offline)
         self.ready_s: float | None = None
         self.photo_id = ""  # the page's id of the photo chosen last ("" before any)
         self.chosen_at = 0.0  # time.perf_counter() when it was chosen
@@ -95,19 +100,22 @@ class Visit:
     @classmethod
     async def start(cls, browser, phone: bool = False, profile: str | None = None, relay_sockets: bool = False):
         """A new context and page: a 360 px touch phone or a desktop, its network shaped to one of
-        PROFILES; with `relay_sockets`, every websocket goes through here, so that `reset_sockets`
-        can cut them as a sleeping phone's network does."""
+        PROFILES; with `relay_sockets`, every websocket goes through here, so that `sleep` and
+        `offline` can cut them as a phone's network does."""
         context = await browser.new_context(**(PHONE if phone else DESKTOP))
         page = await context.new_page()
         network = await NetworkLog.attach(context, page, PROFILES[profile] if profile else None)
-        sockets = [] if relay_sockets else None
+        visit = cls(context, page, network, [] if relay_sockets else None)
         if relay_sockets:
+            await page.route_web_socket(lambda url: True, visit._relay)
+        return visit
 
-            async def relay(ws):
-                sockets.append((ws, ws.connect_to_server()))
-
-            await page.route_web_socket(lambda url: True, relay)
-        return cls(context, page, network, sockets)
+    async def _relay(self, ws):
+        """Connect a websocket of the page to the server through here, or refuse it (`offline`)."""
+        if self.refusing:
+            await ws.close()
+        else:
+            self.sockets.append((ws, ws.connect_to_server()))
 
     async def open(self, url: str, timeout_s: float = 120, wait: bool = True) -> Visit:
         """Go to the app; with `wait`, until its photo buttons and Classify are shown (`ready_s`)."""
@@ -196,9 +204,10 @@ class Visit:
             "natural": await photo.evaluate("img => [img.naturalWidth, img.naturalHeight]"),
         }
 
-    async def notice(self, since: float, timeout_s: float = 60) -> dict:
-        """Wait for the watchdog's notice: seconds since `since`, its words, and whether it fits the page's width."""
-        notice = self.page.locator(LOST)
+    async def notice(self, since: float, timeout_s: float = 60, saying: str | None = None) -> dict:
+        """Wait for the watchdog's notice (once it says `saying`, where given): seconds since `since`,
+        its words, and whether it fits the page's width."""
+        notice = self.page.locator(LOST, has_text=saying)
         await notice.wait_for(state="visible", timeout=timeout_s * 1000)
         seconds = time.perf_counter() - since
         box = await notice.bounding_box()
@@ -213,21 +222,52 @@ class Visit:
         """Whether the watchdog's notice shows."""
         return await self.page.locator(LOST).is_visible()
 
-    async def press_reload(self, timeout_s: float = 120):
-        """Press the notice's Reload button and wait for the app again."""
+    async def press_reload(self, timeout_s: float = 120, wait: bool = True):
+        """Press the notice's Reload button; with `wait`, wait for the app again."""
         async with self.page.expect_navigation(timeout=timeout_s * 1000):
             await self.page.get_by_role("button", name="Reload").click()
-        await self.ready(timeout_s)
+        if wait:
+            await self.ready(timeout_s)
+
+    async def line(self, timeout_s: float = 120) -> dict | None:
+        """Once the page's document has loaded: the waiting page's words (WAITING_SAYS: its heading,
+        the place, the estimated wait) where the room was full, else None (the app's page)."""
+        await self.page.wait_for_load_state("domcontentloaded", timeout=timeout_s * 1000)
+        waiting = self.page.locator(WAITING)
+        if not await waiting.count():
+            return None
+        return {name: (await waiting.locator(css).inner_text()).strip() for name, css in WAITING_SAYS.items()}
+
+    async def moved_to(self, place: str, timeout_s: float = 30):
+        """Wait until the waiting page says `place` ("You are next in line.")."""
+        await self.page.locator(f"{WAITING} .bear-place", has_text=place).wait_for(timeout=timeout_s * 1000)
+
+    async def let_in(self, timeout_s: float = 600) -> float:
+        """Wait until the waiting page turns into the app (its request for the app leaves); the seconds it took."""
+        t0 = time.perf_counter()
+        await self.page.locator(WAITING).wait_for(state="detached", timeout=timeout_s * 1000)
+        return time.perf_counter() - t0
 
     async def sleep(self, seconds: float):
         """As a phone asleep: the page frozen for `seconds`, its websockets cut at both ends (needs `relay_sockets`)."""
         cdp = self.network.cdp
         await cdp.send("Page.setWebLifecycleState", {"state": "frozen"})
+        await self._cut()
+        await asyncio.sleep(seconds)
+        await cdp.send("Page.setWebLifecycleState", {"state": "active"})
+
+    async def offline(self, seconds: float):
+        """As a phone whose network dropped while its page runs on: its websockets cut at both ends and
+        new ones refused for `seconds` (needs `relay_sockets`; plain requests still go through)."""
+        self.refusing = True
+        await self._cut()
+        await asyncio.sleep(seconds)
+        self.refusing = False
+
+    async def _cut(self):
         for ws, server in self.sockets:
             await server.close()
             await ws.close()
-        await asyncio.sleep(seconds)
-        await cdp.send("Page.setWebLifecycleState", {"state": "active"})
 
     async def close(self):
         await self.context.close()

@@ -14,6 +14,24 @@ CONTROLLER = Path("/sys/fs/cgroup/memory")
 _names = itertools.count()
 
 
+def evict(folders) -> None:
+    """Drop the files under `folders` from the page cache (all but the pages a running process maps):
+    a new cgroup that reads them is then charged for them, as a fresh container is for its libraries."""
+    for folder in folders:
+        for parent, _, names in os.walk(folder):
+            for path in (os.path.join(parent, name) for name in names):
+                if not os.path.isfile(path):  # a dangling link, a socket
+                    continue
+                try:
+                    fd = os.open(path, os.O_RDONLY)
+                except OSError:
+                    continue
+                try:
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                finally:
+                    os.close(fd)
+
+
 def unavailable() -> str | None:
     """Why no memory cgroup can be made here (one line), or None when one can."""
     if not (CONTROLLER / "cgroup.procs").is_file():
@@ -50,6 +68,10 @@ class MemoryCgroup:
 
     def limit(self) -> int:
         return int(self._read("memory.limit_in_bytes"))
+
+    def stat(self) -> dict[str, int]:
+        """memory.stat: bytes by kind (total_rss: anonymous; total_mapped_file: file pages mapped; ...)."""
+        return {name: int(value) for name, value in (line.split() for line in self._read("memory.stat").splitlines())}
 
     def oom_kills(self) -> int:
         """Processes the out-of-memory killer has taken in this group."""

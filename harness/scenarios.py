@@ -27,15 +27,28 @@ async def visitor(
     answer_timeout_s: float = 120,
     phone: bool = False,
     profile: str | None = None,
+    stay_s: float = 0,
+    line_timeout_s: float = 600,
 ) -> dict:
-    """Open the app, classify each photo in turn, leave (the page closed without `beforeunload`, as
-    a phone that loses the connection). Seconds until the app was ready, from choosing each photo
-    to its answer, how many answers named the photo's folder, and what went wrong."""
-    out = {"ready_s": None, "answers_s": [], "correct": 0, "errors": []}
+    """Open the app, waiting in line first where the room is full; classify each photo in turn; stay
+    `stay_s` on the last answer; leave (the page closed without `beforeunload`, as a phone that loses
+    the connection). Seconds until the app was ready (since it was asked for: on arriving, or on being
+    let in from the line), from choosing each photo to its answer, how many answers named the photo's
+    folder, and what went wrong; what the waiting page said (None: the app came at once), how soon it
+    showed and how long the visitor waited; and when (time.time()) the visitor arrived, was let in,
+    had the app ready and left."""
+    out = {"ready_s": None, "answers_s": [], "correct": 0, "errors": [], "line": None, "waited_s": None}
     visit = await Visit.start(browser, phone, profile)
+    out["arrived"], asked = time.time(), time.perf_counter()
     try:
-        await visit.open(url, ready_timeout_s)
-        out["ready_s"] = visit.ready_s
+        await visit.open(url, ready_timeout_s, wait=False)
+        out["line"] = await visit.line(ready_timeout_s)
+        if out["line"]:
+            out["waiting_page_s"] = time.perf_counter() - asked
+            out["waited_s"] = out["waiting_page_s"] + await visit.let_in(line_timeout_s)
+            out["let_in"], asked = time.time(), time.perf_counter()
+        out["ready_s"] = await visit.ready(ready_timeout_s, since=asked)
+        out["ready_at"] = time.time()
         for photo in photos:
             answer = await visit.classify(photo, answer_timeout_s)
             if answer.ok:
@@ -43,23 +56,32 @@ async def visitor(
                 out["correct"] += answer.text.startswith(f"Prediction: {photo.parent.name};")
             else:
                 out["errors"].append(f"{photo.name}: {answer.text}")
+        await asyncio.sleep(stay_s)
     except Exception as e:  # a visitor who got no app or no answer in time is an error, not a hang
         out["errors"].append(_error(e))
     finally:
         await visit.close()
+        out["left"] = time.time()
     return out
 
 
-async def crowd(browser, server: Server, photo_sets: list[list[Path]], **visitor_options) -> dict:
-    """One visitor per photo set arrives at once on `server`: who was served, what was answered,
-    and the server's memory meanwhile (harness.servers.Peaks)."""
+async def crowd(browser, server: Server, photo_sets: list[list[Path]], period_s: float = 0, **visitor_options) -> dict:
+    """One visitor per photo set arrives on `server`, all at once or evenly over `period_s` seconds:
+    who was served, who waited in line, what was answered, the server's memory meanwhile
+    (harness.servers.Peaks), and what each visitor saw (`visits`)."""
+
+    async def arrive(i: int, photos: list[Path]) -> dict:
+        await asyncio.sleep(i * period_s / len(photo_sets))
+        return await visitor(browser, server.url, photos, **visitor_options)
+
     with MemorySampler(server) as peaks:
         t0 = time.perf_counter()
-        visits = await asyncio.gather(*(visitor(browser, server.url, p, **visitor_options) for p in photo_sets))
+        visits = await asyncio.gather(*(arrive(i, p) for i, p in enumerate(photo_sets)))
         wall = time.perf_counter() - t0
     return {
         "visitors": len(photo_sets),
         "served": sum(v["ready_s"] is not None for v in visits),
+        "waited": sum(v["line"] is not None for v in visits),
         "answered": sum(len(v["answers_s"]) for v in visits),
         "expected": sum(map(len, photo_sets)),
         "correct": sum(v["correct"] for v in visits),
@@ -68,6 +90,7 @@ async def crowd(browser, server: Server, photo_sets: list[list[Path]], **visitor
         "answers_s": [a for v in visits for a in v["answers_s"]],
         "wall_s": round(wall, 1),
         "memory": peaks.figures(),
+        "visits": visits,
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -54,6 +55,24 @@ class Server:
             except psutil.NoSuchProcess:
                 pass
         return sorted(found, key=lambda p: p.create_time())
+
+    def mapped_files(self) -> int:
+        """Bytes of file pages (libraries) resident in the server's processes' mappings, each mapping of
+        a file counted once (its most resident copy), less the pages a process copied to write them
+        (anonymous): what a fresh container is charged for them."""
+        most: dict[tuple[str, str], int] = {}
+        for p in self.processes():
+            try:
+                smaps = Path(f"/proc/{p.pid}/smaps").read_text()
+            except OSError:
+                continue
+            for block in re.split(r"^(?=[0-9a-f]+-)", smaps, flags=re.MULTILINE)[1:]:
+                header = block.split("\n", 1)[0].split()  # range perms offset dev inode [path]
+                if len(header) > 5 and header[5].startswith("/"):
+                    kb = dict(re.findall(r"^(Rss|Anonymous):\s+(\d+)", block, re.MULTILINE))
+                    key = (header[5], header[2])
+                    most[key] = max(most.get(key, 0), (int(kb["Rss"]) - int(kb["Anonymous"])) * 1024)
+        return sum(most.values())
 
     def wait_for_kernels(self, count: int, idle: bool = False, at_most: bool = False, timeout: float = 120) -> list:
         """The kernels once there are `count` of them (at most `count` with `at_most`), and, with
@@ -216,15 +235,16 @@ class Peaks:
     kernel_mb: float = 0  # the largest kernel
     server_and_kernels_mb: float = 0  # summed RSS
     cgroup_mb: float | None = None  # what the cgroup charged (memory.max_usage_in_bytes)
+    cgroup_by_kernels: dict = field(default_factory=dict)  # the highest charge sampled with each count of kernels
     cpu: dict = field(default_factory=lambda: {"server": {}, "browser": {}})
 
     def cpu_seconds(self) -> dict:
         return {g: round(sum(last - first for first, last in pids.values()), 1) for g, pids in self.cpu.items()}
 
     def figures(self) -> dict:
-        out = {k: round(v) for k, v in vars(self).items() if k not in ("cpu", "cgroup_mb")}
-        if self.cgroup_mb is not None:
-            out["cgroup_mb"] = round(self.cgroup_mb)
+        out = {k: round(v) for k, v in vars(self).items() if isinstance(v, (int, float))}
+        if self.cgroup_by_kernels:
+            out["cgroup_by_kernels"] = {n: round(mb) for n, mb in sorted(self.cgroup_by_kernels.items())}
         return out | {"cpu_s": self.cpu_seconds()}
 
 
@@ -263,6 +283,8 @@ class MemorySampler:
         p.server_and_kernels_mb = max(p.server_and_kernels_mb, rss(processes) / MB)
         if self.server.cgroup:
             p.cgroup_mb = self.server.cgroup.peak() / MB
+            usage, count = self.server.cgroup.usage() / MB, len(kernels)
+            p.cgroup_by_kernels[count] = max(p.cgroup_by_kernels.get(count, 0), usage)
         ours = {q.pid for q in processes}
         browser = [q for q in psutil.Process().children(recursive=True) if q.pid not in ours]
         for group, procs in (("server", processes), ("browser", browser)):

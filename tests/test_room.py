@@ -78,7 +78,7 @@ def test_memory_is_the_cgroup_limit_else_the_machines_available_memory(tmp_path,
 
 @pytest.mark.app
 def test_places_leave_room_for_the_server_the_pool_and_a_decode(tmp_path, monkeypatch):
-    visitor = 80 * room.MB
+    visitor = 75 * room.MB
     assert places(2 * GB, visitor, 0) == (2 * GB - room.SERVER_MEMORY - room.DECODE_MEMORY) // visitor == 17
     assert places(2 * GB, visitor, 1) == 16
     assert places(room.SERVER_MEMORY, visitor, 1) == 1  # too small to hold anyone: still serves one

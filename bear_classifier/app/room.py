@@ -27,8 +27,12 @@ from traitlets.config import LoggingConfigurable
 MB = 2**20
 MODEL = "export.onnx"  # the model bears.ipynb loads, beside it
 VISITOR_MEMORY = 66 * MB  # a visitor's kernel with the app and a classified photo, less its model
+# (with export.onnx 78 MB; 73-77 MB measured as the slope of bench/results/room-binder.json's charge)
 MODEL_FACTOR = 3.3  # ONNX Runtime's memory per byte of the model file: weights, their prepacked copies, buffers
-SERVER_MEMORY = 160 * MB  # the server once it has rendered the app, and the library files it and the kernels read
+# The server once it has rendered the app, and the library files it and the kernels read, as a fresh
+# container is charged for them: 127-239 MB over four runs of bench/room in a cold 2 GB cgroup
+# (223 MB in bench/results/room-binder.json; how cold depends on the machine's other work).
+SERVER_MEMORY = 240 * MB
 DECODE_MEMORY = 500 * MB  # the largest decode images.MAX_DECODED_PIXELS allows: 20 bytes a pixel, a PNG with alpha
 UNLIMITED = 2**60  # cgroup v1 says "no limit" with a huge number (9223372036854771712 with 4 KiB pages)
 

@@ -331,13 +331,21 @@ class Gate(TornadoVoilaHandler):
     async def get(self, path=None):
         if self.notebook_path and path:  # Voila redirects to a file: no kernel
             return await super().get(path)
-        door = self.kernel_manager.door
+        start, door = time.perf_counter(), self.kernel_manager.door
         ticket = self.get_argument(TICKET, None)
         arrival = door.admit(ticket)
         if arrival is None:
+            ticket = door.line.join(ticket)
             self.set_header("Content-Type", "text/html; charset=UTF-8")
             self.set_header("Cache-Control", "no-store")
-            return self.finish(door.page(door.line.join(ticket), self.base_url))
+            self.finish(door.page(ticket, self.base_url))
+            self.log.info(
+                "Room full: a visitor waits at place %d (the waiting page in %.1f ms, %.1f ms of them at the door)",
+                door.line.place(ticket),
+                1000 * self.request.request_time(),  # since tornado read the request, as its access log says
+                1000 * (time.perf_counter() - start),
+            )
+            return
         token = ARRIVING.set(arrival)
         try:
             await super().get(path)
