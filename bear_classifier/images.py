@@ -7,8 +7,11 @@ decoding of big JPEGs, and refusal of decompression bombs with a clear message.
 
 from __future__ import annotations
 
+import fcntl
 import io
+import tempfile
 import warnings
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pillow_heif
@@ -20,21 +23,26 @@ pillow_heif.register_heif_opener()  # HEIC/HEIF from iPhones and macOS Safari (P
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif", ".avif"}
 MAX_PIXELS = 100_000_000  # 100 MP in the file's header: larger than any phone photo, far below a bomb.
-# 25 MP decoded: a bigger JPEG decodes at reduced scale (below), anything else at full size, where a PNG
-# with alpha takes about 20 bytes a pixel at its peak (500 MB here), which the app's memory room keeps
-# free (app/room.py DECODE_MEMORY).
+# What the app decodes (`capped`): at most 25 MP, one such big decode at a time across its server's
+# kernels; a PNG with alpha takes about 20 bytes a pixel at its peak (500 MB here), which the app's
+# memory room keeps free for one decode (app/room.py DECODE_MEMORY). Bigger JPEGs decode at reduced scale.
 MAX_DECODED_PIXELS = 25_000_000
+DECODE_LOCK = Path(tempfile.gettempdir()) / "bear_classifier-decode.lock"
 DRAFT_PIXELS = 4_000_000  # JPEGs above this decode at reduced scale; smaller ones exactly.
 MAX_UPLOAD_BYTES = 50 * 2**20  # an upload's cap: far above any phone photo (HEIC 2-5 MB, JPEG 3-12 MB)
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
-def open_image(source: bytes | str | Path, min_side: int | None = None, shrink: bool = True) -> Image.Image:
+def open_image(
+    source: bytes | str | Path, min_side: int | None = None, shrink: bool = True, capped: bool = False
+) -> Image.Image:
     """Decode `source` (bytes or a path) to an upright RGB image.
 
     With `min_side`, JPEGs over 4 MP are decoded at reduced scale (both sides stay >= min_side)
     and, if `shrink`, the result is resized so that its shorter side is `min_side`
-    (smaller images are left as they are). Raises BadImage with a one-line message.
+    (smaller images are left as they are). `capped`, as the app decodes uploads: at most
+    MAX_DECODED_PIXELS, and a decode over DRAFT_PIXELS waits for any other (big_decode). Raises
+    BadImage with a one-line message.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
@@ -57,15 +65,17 @@ def open_image(source: bytes | str | Path, min_side: int | None = None, shrink: 
             if min_side and im.format == "JPEG" and w * h > DRAFT_PIXELS:
                 # libjpeg decodes at 1/2, 1/4 or 1/8 scale, keeping both sides >= min_side.
                 im.draft("RGB", (min_side, min_side))
-            if im.width * im.height > MAX_DECODED_PIXELS:
+            pixels = im.width * im.height
+            if capped and pixels > MAX_DECODED_PIXELS:
                 raise BadImage(
                     f"The picture is too large ({w}x{h} pixels); the limit is "
                     f"{MAX_DECODED_PIXELS // 1_000_000} megapixels ({MAX_PIXELS // 1_000_000} for a JPEG photo)."
                 )
-            im.seek(0)  # first frame of an animation
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            im = to_rgb(im)
+            with big_decode() if capped and pixels > DRAFT_PIXELS else nullcontext():
+                im.seek(0)  # first frame of an animation
+                im.load()
+                im = ImageOps.exif_transpose(im)
+                im = to_rgb(im)
     except BadImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -78,6 +88,17 @@ def open_image(source: bytes | str | Path, min_side: int | None = None, shrink: 
         scale = min_side / min(im.size)
         im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BILINEAR)
     return im
+
+
+@contextmanager
+def big_decode():
+    """Hold the machine's big-decode lock (a file lock, so kernels in other processes wait too)."""
+    with open(DECODE_LOCK, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def check_upload_size(size: int, name: str = "The file"):

@@ -8,62 +8,24 @@ quality 95, no shrinking), which moves the model's probabilities as far as any l
 photo may. Photos the browser does not shrink (it cannot decode them, or they are already small)
 are sent as they are, so their answer is the original's; they are counted apart."""
 
-import base64
 import io
 from pathlib import Path
 
 from bear_classifier.app.classifier import Classifier
-from bear_classifier.app.picker import HERE, PhotoPicker
+from bear_classifier.app.picker import PhotoPicker, sent_side
 from bear_classifier.images import IMAGE_EXTS, open_image
-from bench.runner import ROOT, Result, Target, chromium, main, photos
+from bench.runner import ROOT, Result, Target, chromium, main, photos, spread, training_set
 
-ORIGIN = "http://picker.invalid"  # served by the page's route handler below; nothing leaves the machine
 TOLERANCE = 0.02  # a probability move worth listing
 TARGETS = [Target("label_changes", 0), Target("shrunk_kb_max", 80)]
-SHRINK = """async ([b64, name, side, quality]) => {
-  const { shrink } = await import('/picker.js');
-  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  const { jpeg } = await shrink(new File([bytes], name), side, quality);
-  if (!jpeg) return null;
-  const buf = new Uint8Array(await jpeg.arrayBuffer());
-  let s = '';
-  for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
-  return btoa(s);
-}"""
 
 
 def arguments(parser):
-    parser.add_argument("--side", type=int, default=PhotoPicker.short_side.default_value)
+    parser.add_argument(
+        "--side", type=int, help="short side in px (default: what the picker sends for the shipped model)"
+    )
     parser.add_argument("--quality", type=float, default=PhotoPicker.quality.default_value)
     parser.add_argument("--models", default="int8,float32", help="int8 (export.onnx), float32 (its copy), or both")
-
-
-async def picker_page(browser):
-    """A page that can import picker.js, served by a route handler."""
-    js = (HERE / "picker.js").read_text()
-    page = await browser.new_page()
-
-    async def serve(route):
-        script = route.request.url.endswith("/picker.js")
-        body = js if script else "<!doctype html><title>picker</title>"
-        await route.fulfill(body=body, content_type="text/javascript" if script else "text/html")
-
-    await page.route(f"{ORIGIN}/**", serve)
-    await page.goto(f"{ORIGIN}/")
-    return page
-
-
-async def shrunk_photos(paths: list[Path], side: int, quality: float) -> dict[Path, bytes | None]:
-    """What the picker sends for each photo: the shrunk JPEG, or None (the original)."""
-    from harness.browser import launch
-
-    out = {}
-    async with launch() as browser:
-        page = await picker_page(browser)
-        for p in paths:
-            b64 = await page.evaluate(SHRINK, [base64.b64encode(p.read_bytes()).decode(), p.name, side, quality])
-            out[p] = base64.b64decode(b64) if b64 is not None else None
-    return out
 
 
 def reencoded(data: bytes) -> bytes:
@@ -76,18 +38,6 @@ def reencoded(data: bytes) -> bytes:
 def distance(a, b) -> float:
     """The largest difference of any class probability between two answers."""
     return max(abs(a.probs[c] - b.probs.get(c, 0.0)) for c in a.probs) if a.probs else 0.0
-
-
-def model(name: str) -> Classifier:
-    if name == "int8":
-        return Classifier.load(ROOT / "export.onnx")
-    from bear_classifier.training.export import float32_copy
-
-    return float32_copy(ROOT / "export.pkl")
-
-
-def p95(values: list[float]) -> float:
-    return round(sorted(values)[int(0.95 * (len(values) - 1))], 4) if values else 0.0
 
 
 def compare(clf: Classifier, sent: dict[Path, bytes | None]) -> dict:
@@ -119,8 +69,8 @@ def compare(clf: Classifier, sent: dict[Path, bytes | None]) -> dict:
         "kind_changes": kinds,
         "max_abs_dp": round(max(moves, default=0.0), 4),
         "reencoded_max_abs_dp": round(max(baseline, default=0.0), 4),
-        "p95_abs_dp": p95(moves),
-        "reencoded_p95_abs_dp": p95(baseline),
+        "p95_abs_dp": (spread(moves, 4) or {"p95": 0.0})["p95"],
+        "reencoded_p95_abs_dp": (spread(baseline, 4) or {"p95": 0.0})["p95"],
         "over_tolerance": sum(d > TOLERANCE for d in moves),
         "reencoded_over_tolerance": sum(d > TOLERANCE for d in baseline),
         "tolerance": TOLERANCE,
@@ -129,10 +79,15 @@ def compare(clf: Classifier, sent: dict[Path, bytes | None]) -> dict:
 
 
 async def run(args):
+    from bear_classifier.training.export import model_copy
+    from harness.browser import launch, picker_shrink
+
     chromium()
     folders = [photos("bears-test"), photos("notbears-test")]
     paths = sorted(p for folder in folders for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
-    sent = await shrunk_photos(paths, args.side, args.quality)
+    args.side = args.side or sent_side(Classifier.load(ROOT / "export.onnx").transform.resize_to)
+    async with launch() as browser:
+        sent = await picker_shrink(browser, paths, args.side, args.quality)
     sizes = sorted(len(b) for b in sent.values() if b is not None)
     common = {
         "short_side": args.side,
@@ -143,7 +98,10 @@ async def run(args):
         "shrunk_kb_max": round(sizes[-1] / 1024, 1) if sizes else None,
         "shrunk_kb_median": round(sizes[len(sizes) // 2] / 1024, 1) if sizes else None,
     }
-    return [Result(common | compare(model(name), sent), TARGETS, name) for name in args.models.split(",")]
+    if "float32" in args.models:
+        training_set()
+    copies = {name: model_copy(name, ROOT / "export.pkl") for name in args.models.split(",")}
+    return [Result(common | compare(clf, sent), TARGETS, name) for name, clf in copies.items()]
 
 
 if __name__ == "__main__":

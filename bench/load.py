@@ -17,6 +17,7 @@ from harness.servers import ROOT, ROUTES, cull_args, serve, settings, two_button
 
 SLACK_S = 30
 TARGETS = [
+    Target("unserved", 0),
     Target("unanswered", 0),
     Target("errors", 0),
     Target("page_ready_s.max", 15),
@@ -54,8 +55,9 @@ async def one_run(browser, route: str, args, root=None) -> dict:
     return {
         "visitors": seen["visitors"],
         "served": seen["served"],
+        "unserved": seen["unserved"],
         "answered": seen["answered"],
-        "unanswered": seen["expected"] - seen["answered"],
+        "unanswered": seen["unanswered"],
         "correct": seen["correct"],
         "errors": len(seen["errors"]),
         "error_lines": seen["errors"],
@@ -76,6 +78,7 @@ def worst(runs: list[dict]) -> dict:
         return None if None in values else max(values)
 
     return {
+        "unserved": max(r["unserved"] for r in runs),
         "unanswered": max(r["unanswered"] for r in runs),
         "errors": max(r["errors"] for r in runs),
         "page_ready_s": {"max": largest("page_ready_s", "max")},

@@ -76,7 +76,7 @@ def figures(seen: dict, profile: str, ready: list[float], baseline: dict) -> dic
         "answer_received_kb": round(seen["received_bytes"] / 1024, 1),
         "image_bytes_sent_back": seen["image_bytes_received"],
         "answer": seen["answer"],
-        "right_answer": int(seen["answer"].startswith("Prediction: black")),
+        "right_answer": int(seen["label"] == "black"),
         "repeat_visit_mb": seen["repeat_visit"]["transferred_mb"],
         "repeat_requests": seen["repeat_visit"]["requests"],
         "repeat_page_ready_s": seen["repeat_visit"]["page_ready_s"],

@@ -46,34 +46,34 @@ def arguments(parser):
     )
 
 
-def background(kind: str, size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
+def background(ground: str, size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
     """A neutral RGB picture of `size`: one plain colour, blurred noise, or a linear gradient
     between two colours in a random direction."""
     w, h = size
-    if kind == "plain":
+    if ground == "plain":
         return Image.new("RGB", size, tuple(int(c) for c in rng.integers(0, 256, 3)))
-    if kind == "noise":
+    if ground == "noise":
         noise = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
         return noise.filter(ImageFilter.GaussianBlur(min(size) / 50))
-    if kind == "gradient":
+    if ground == "gradient":
         angle = rng.uniform(0, 2 * np.pi)
         y, x = np.mgrid[0:h, 0:w]
         t = x * np.cos(angle) + y * np.sin(angle)
         t = ((t - t.min()) / max(np.ptp(t), 1))[..., None]
         a, b = rng.integers(0, 256, (2, 3))
         return Image.fromarray((a + (b - a) * t).astype(np.uint8))
-    raise ValueError(f"no background {kind!r}")
+    raise ValueError(f"no background {ground!r}")
 
 
 def composite(
-    photo: Image.Image, kind: str, rng: np.random.Generator, scale: float = 0.5
+    photo: Image.Image, ground: str, rng: np.random.Generator, scale: float = 0.5
 ) -> tuple[Image.Image, tuple[int, int, int, int]]:
-    """`photo` at `scale` of its side, pasted at a random place on a `kind` background of its own
+    """`photo` at `scale` of its side, pasted at a random place on a `ground` background of its own
     size; and the box it lies in, (left, top, right, bottom) in pixels."""
     small = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.BILINEAR)
     left = int(rng.integers(0, photo.width - small.width + 1))
     top = int(rng.integers(0, photo.height - small.height + 1))
-    out = background(kind, photo.size, rng)
+    out = background(ground, photo.size, rng)
     out.paste(small, (left, top))
     return out, (left, top, left + small.width, top + small.height)
 
@@ -93,35 +93,35 @@ def inside(point: tuple[float, float] | None, box: tuple[int, int, int, int], si
 
 
 def composites(folder: Path, n: int, seed: int, scale: float = 0.5):
-    """`n` composites (name, kind, JPEG bytes, size, box) of the photos of `folder`'s class
+    """`n` composites (name, background, JPEG bytes, size, box) of the photos of `folder`'s class
     sub-folders at `scale` of their side, in a seeded random order, taking the backgrounds in turn."""
     rng = np.random.default_rng(seed)
     paths = sorted(p for p in folder.glob("*/*") if p.suffix.lower() in IMAGE_EXTS)
     for i, j in enumerate(rng.permutation(max(n, len(paths)))[:n] % len(paths)):
-        kind = BACKGROUNDS[i % len(BACKGROUNDS)]
-        im, box = composite(open_image(paths[j], min_side=SIDE), kind, rng, scale)
-        yield f"{paths[j].parent.name}/{paths[j].name}", kind, jpeg(im), im.size, box
+        ground = BACKGROUNDS[i % len(BACKGROUNDS)]
+        im, box = composite(open_image(paths[j], min_side=SIDE), ground, rng, scale)
+        yield f"{paths[j].parent.name}/{paths[j].name}", ground, jpeg(im), im.size, box
 
 
 def play(clf: Classifier, games: list) -> tuple[dict, list]:
     """The pointing game's figures for one copy of the model over `games` (from `composites`), and
     the peaks."""
-    by_kind = {kind: {"composites": 0, "hits": 0} for kind in BACKGROUNDS}
+    by_ground = {ground: {"composites": 0, "hits": 0} for ground in BACKGROUNDS}
     kinds, misses, peaks = Counter(), [], []
-    for name, kind, data, size, box in games:
+    for name, ground, data, size, box in games:
         pred = clf.classify(data)
         peak = pred.peak()
         kinds[pred.kind] += 1
-        by_kind[kind]["composites"] += 1
+        by_ground[ground]["composites"] += 1
         peaks.append(peak)
         if inside(peak, box, size):
-            by_kind[kind]["hits"] += 1
+            by_ground[ground]["hits"] += 1
         else:
             where = "no map" if peak is None else f"peak at {np.round(peak, 2).tolist()}"
-            misses.append(f"{name} on {kind}: {pred.label} ({pred.kind}), {where}, photo at {box} of {size}")
-    hits, with_map = sum(k["hits"] for k in by_kind.values()), sum(p is not None for p in peaks)
+            misses.append(f"{name} on {ground}: {pred.label} ({pred.kind}), {where}, photo at {box} of {size}")
+    hits, with_map = sum(k["hits"] for k in by_ground.values()), sum(p is not None for p in peaks)
     figures = {"hits": hits, "hit_rate": round(hits / len(games), 4), "answers_with_a_map": with_map}
-    return figures | {"by_background": by_kind, "kinds": dict(kinds), "misses": misses}, peaks
+    return figures | {"by_background": by_ground, "kinds": dict(kinds), "misses": misses}, peaks
 
 
 def game(copies: dict[str, Classifier], games: list) -> dict:
@@ -138,12 +138,12 @@ def game(copies: dict[str, Classifier], games: list) -> dict:
 
 def run(args):
     folder = photos("bears-test")
-    copies = {"int8": Classifier.load(ROOT / "export.onnx")}
+    names = ["int8", "float32"] if args.float32 else ["int8"]
     if args.float32:
         training_set()
-        from bear_classifier.training.export import float32_copy
+    from bear_classifier.training.export import model_copy
 
-        copies["float32"] = float32_copy(ROOT / "export.pkl")
+    copies = {name: model_copy(name, ROOT / "export.pkl") for name in names}
     figures = {"composites": args.composites, "photos": folder.name, "side": SIDE}
     figures |= game(copies, list(composites(folder, args.composites, args.seed)))
     figures["third_side"] = game(copies, list(composites(folder, args.composites, args.seed, scale=1 / 3)))

@@ -142,9 +142,12 @@ def timings(fns: dict[str, Callable[[], object]], n: int) -> dict[str, dict]:
 
 
 def spread(values: Iterable[float], digits: int = 2) -> dict | None:
-    """p50 and max of some seconds (or any figures), or None when there are none."""
-    values = list(values)
-    return {"p50": round(statistics.median(values), digits), "max": round(max(values), digits)} if values else None
+    """p50, p95 and max of some seconds (or any figures), or None when there are none."""
+    values = sorted(values)
+    if not values:
+        return None
+    p95 = values[int(0.95 * (len(values) - 1))]
+    return {k: round(v, digits) for k, v in (("p50", statistics.median(values)), ("p95", p95), ("max", values[-1]))}
 
 
 def photos(name: str) -> Path:
@@ -174,8 +177,9 @@ def training_set() -> None:
         raise Skip(f"the training set is not installed ({', '.join(missing)}): make install-train")
 
 
-def write(name: str, result: Result, args: dict, out: Path = RESULTS) -> Path:
-    """Judge `result` and write it, with the machine and the arguments, to OUT/NAME[-VARIANT].json."""
+def write(name: str, result: Result, args: dict, out: Path = RESULTS) -> tuple[Path, list[dict]]:
+    """Judge `result` and write it, with the machine and the arguments, to OUT/NAME[-VARIANT].json;
+    the file and the judged targets."""
     judged = [t.judge(result.figures) for t in result.targets]
     record = {
         "benchmark": name,
@@ -189,7 +193,7 @@ def write(name: str, result: Result, args: dict, out: Path = RESULTS) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}{'-' + result.variant if result.variant else ''}.json"
     path.write_text(json.dumps(record, indent=1, default=str) + "\n")
-    return path
+    return path, judged
 
 
 def table(results: Path = RESULTS) -> str:
@@ -220,8 +224,8 @@ def run(module: ModuleType, argv: list[str] | None = None, out: Path = RESULTS) 
     try:
         results = module.run(args)
         for result in asyncio.run(results) if inspect.iscoroutine(results) else results:
-            path = write(name, result, vars(args), out)
-            unmet = [t["figure"] for t in json.loads(path.read_text())["targets"] if not t["met"]]
+            path, judged = write(name, result, vars(args), out)
+            unmet = [t["figure"] for t in judged if not t["met"]]
             verdict = f"targets not met: {', '.join(unmet)}" if unmet else "every target met" if result.targets else ""
             shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
             print(

@@ -57,6 +57,19 @@ WAITING = "main.bear-waiting"
 WAITING_SAYS = {"heading": "h1", "place": ".bear-place", "wait": ".bear-wait"}
 
 
+PICKER_ORIGIN = "http://picker.invalid"  # served by a route handler of the page: nothing leaves the machine
+SHRINK = """async ([b64, name, side, quality]) => {
+  const { shrink } = await import('/picker.js');
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const { jpeg } = await shrink(new File([bytes], name), side, quality);
+  if (!jpeg) return null;
+  const buf = new Uint8Array(await jpeg.arrayBuffer());
+  let s = '';
+  for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
+  return btoa(s);
+}"""
+
+
 def available() -> bool:
     return Path(CHROMIUM).exists()
 
@@ -79,6 +92,7 @@ class Answer:
     text: str
     seconds: float  # from choosing the photo to its answer on the page
     kind: str = ""  # "sure", "not sure" or "none of these"; "" for a message about the photo or the app
+    label: str = ""  # the class the answer names ("other" for none of these)
 
     @property
     def ok(self) -> bool:
@@ -174,7 +188,8 @@ class Visit:
         shown = self.page.locator(f'.bear-answer[data-photo="{self.photo_id}"]').locator(ANSWER)
         await shown.wait_for(timeout=timeout_s * 1000)
         seconds = time.perf_counter() - self.chosen_at
-        return Answer((await shown.inner_text()).strip(), seconds, await shown.get_attribute("data-kind") or "")
+        kind, label = [await shown.get_attribute(a) or "" for a in ("data-kind", "data-label")]
+        return Answer((await shown.inner_text()).strip(), seconds, kind, label)
 
     async def record_answers(self):
         """From now on, note every answer (or message) the page shows: `answers_seen` lists them."""
@@ -347,3 +362,26 @@ class NetworkLog:
             "other_hosts": sorted({h for i, h in other.items() if i not in self.blocked}),
             "other_hosts_blocked_by_csp": sorted({h for i, h in other.items() if i in self.blocked}),
         }
+
+
+async def picker_shrink(browser, files: list[Path], side: int, quality: float) -> dict[Path, bytes | None]:
+    """What the picker's own `shrink` (bear_classifier/app/picker.js, in a page of `browser`) makes of
+    each file: the JPEG it sends, or None where it sends the original."""
+    from bear_classifier.app.picker import HERE
+
+    js = (HERE / "picker.js").read_text()
+    page = await browser.new_page()
+
+    async def serve(route):
+        script = route.request.url.endswith("/picker.js")
+        body = js if script else "<!doctype html><title>picker</title>"
+        await route.fulfill(body=body, content_type="text/javascript" if script else "text/html")
+
+    await page.route(f"{PICKER_ORIGIN}/**", serve)
+    await page.goto(f"{PICKER_ORIGIN}/")
+    out = {}
+    for f in files:
+        b64 = await page.evaluate(SHRINK, [base64.b64encode(f.read_bytes()).decode(), f.name, side, quality])
+        out[f] = base64.b64decode(b64) if b64 is not None else None
+    await page.close()
+    return out

@@ -53,7 +53,7 @@ async def visitor(
             answer = await visit.classify(photo, answer_timeout_s)
             if answer.ok:
                 out["answers_s"].append(answer.seconds)
-                out["correct"] += answer.text.startswith(f"Prediction: {photo.parent.name};")
+                out["correct"] += answer.label == photo.parent.name
             else:
                 out["errors"].append(f"{photo.name}: {answer.text}")
         await asyncio.sleep(stay_s)
@@ -78,12 +78,15 @@ async def crowd(browser, server: Server, photo_sets: list[list[Path]], period_s:
         t0 = time.perf_counter()
         visits = await asyncio.gather(*(arrive(i, p) for i, p in enumerate(photo_sets)))
         wall = time.perf_counter() - t0
+    served, answered = sum(v["ready_s"] is not None for v in visits), sum(len(v["answers_s"]) for v in visits)
     return {
         "visitors": len(photo_sets),
-        "served": sum(v["ready_s"] is not None for v in visits),
+        "served": served,
+        "unserved": len(photo_sets) - served,
         "waited": sum(v["line"] is not None for v in visits),
-        "answered": sum(len(v["answers_s"]) for v in visits),
+        "answered": answered,
         "expected": sum(map(len, photo_sets)),
+        "unanswered": sum(map(len, photo_sets)) - answered,
         "correct": sum(v["correct"] for v in visits),
         "errors": [e for v in visits for e in v["errors"]],
         "ready_s": [v["ready_s"] for v in visits if v["ready_s"] is not None],
@@ -212,6 +215,7 @@ async def phone_visit(browser, server: Server, photo: Path, profile: str) -> dic
         "received_bytes": net.ws_bytes(sent=False, since=t0),
         "image_bytes_received": sum(map(len, net.ws_buffers(sent=False, since=t0))),
         "answer": answer.text,
+        "label": answer.label,
     }
     await visit.revisit(server.url, 180)
     out["repeat_visit"] = visit.network.summary(server.url) | {"page_ready_s": round(visit.ready_s, 2)}

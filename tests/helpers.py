@@ -3,9 +3,14 @@ folders of symlinked photos."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import shutil
 import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -83,3 +88,30 @@ def clean_copy(dest: Path) -> Path:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, dest / name)
     return dest
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict
+    raw: bytes  # as it came (gzipped where the server compressed it)
+    body: bytes  # unzipped
+    seconds: float
+
+
+def http_get(url: str, headers: dict | None = None) -> Response:
+    """A GET as a browser that accepts gzip sends it, redirects (to a login page, say) not followed."""
+    start = time.perf_counter()
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip", **(headers or {})})
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(request, timeout=120) as r:
+            status, got, raw = r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        status, got, raw = e.code, dict(e.headers), e.read()
+    body = gzip.decompress(raw) if got.get("Content-Encoding") == "gzip" else raw
+    return Response(status, got, raw, body, time.perf_counter() - start)

@@ -110,7 +110,7 @@ def test_the_picker_sends_the_models_size():
     assert app(160).picker.short_side == 253  # own classes: 11/8 of 184
 
 
-def test_controls_are_thumb_sized(app):
+def test_the_app_spans_a_phone_and_stays_readable_on_a_desktop(app):  # touch sizes: test_browser
     assert app.picker.layout.width == "100%" and app.widget.layout.max_width == "640px"
     assert app.picker in app.widget.children
 
@@ -119,12 +119,17 @@ def test_the_kinds_of_answer_are_worded_and_styled_apart():
     probs = {"black": 0.25, "grizzly": 0.7454, OTHER: 0.0036, "teddy": 0.001}
     words = "Probably a grizzly, but it could be a black bear."
     not_sure = answer_html(Prediction("grizzly", 0.7454, probs, words, NOT_SURE))
-    assert f"class='bear-result bear-not-sure' data-kind='not sure'>{words}<" in not_sure
+    assert f"class='bear-result bear-not-sure' data-kind='not sure' data-label='grizzly'>{words}<" in not_sure
     assert not_sure.count("bear-bar") == 4
     sure = answer_html(Prediction("black", 0.9987, probs, kind="sure"))
-    assert "class='bear-result bear-sure' data-kind='sure'>Prediction: black; Probability: 0.9987<" in sure
+    assert (
+        "class='bear-result bear-sure' data-kind='sure' data-label='black'>Prediction: black; Probability: 0.9987<"
+        in sure
+    )
     none = answer_html(Prediction(OTHER, 0.9, probs, "This doesn't look like a bear.", "none of these"))
-    assert "class='bear-result bear-none-of-these' data-kind='none of these'>This doesn&#x27;t look" in none
+    assert (
+        "class='bear-result bear-none-of-these' data-kind='none of these' data-label='other'>This doesn&#x27;t" in none
+    )
     assert answer_html(Prediction(message="The file is empty.")) == "<p class='bear-message'>The file is empty.</p>"
 
 

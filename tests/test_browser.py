@@ -231,4 +231,9 @@ async def test_the_picker_on_a_phone(chromium, tmp_path):
         assert "Traceback" not in await page.content()
         assert visit.network.summary(server.url)["other_hosts"] == []
         await page.screenshot(path=str(ARTIFACTS / "picker-phone.png"), full_page=True)
+
+        # a photo the browser cannot read (gone from the phone's storage, say): one line, no silent page
+        await page.evaluate("() => { Blob.prototype.arrayBuffer = () => Promise.reject(new Error('gone')); }")
+        await visit.choose(first_photo("black"))
+        await page.locator(".bear-picker-status", has_text="could not be read; please choose it again.").wait_for()
         await visit.close()

@@ -44,6 +44,8 @@ def test_every_link_of_the_docs_resolves():
 
 def test_every_result_file_the_docs_name_exists():
     named = {m for page in PAGES for m in re.findall(r"bench/results/[a-z0-9][\w.-]*\.json", page.read_text())}
+    bare = {m for page in PAGES for m in re.findall(r"(?<![\w/.[-])[a-z0-9][\w.-]*\.json", page.read_text())}
+    assert bare <= {"voila.json", "export.json"}, "name result files with their folder, bench/results/"
     assert named, "the benchmark figures name their result files"
     assert sorted(n for n in named if not (ROOT / n).exists()) == []
 

@@ -1,6 +1,9 @@
 """classify(): any bytes in, a Prediction out; EXIF-aware; matches learn.predict."""
 
 import io
+import subprocess
+import sys
+import time
 import zipfile
 
 import numpy as np
@@ -9,9 +12,9 @@ from PIL import Image
 
 from bear_classifier.app.classifier import Prediction
 from bear_classifier.core import BadImage
-from bear_classifier.images import open_image
+from bear_classifier.images import big_decode, open_image
+from helpers import ROOT, first_photo, jpeg_bytes, png_bytes
 from helpers import encode as save
-from helpers import first_photo, jpeg_bytes, png_bytes
 
 pytestmark = pytest.mark.app
 
@@ -140,11 +143,26 @@ def test_big_jpeg_is_decoded_at_reduced_scale():
     assert min(open_image(jpeg_bytes((4000, 3000)), min_side=256).size) == 256
 
 
-def test_what_is_decoded_at_full_size_is_capped_but_a_big_jpeg_photo_passes():
-    """Decoding memory stays bounded: over 25 MP only a JPEG passes, decoded at reduced scale."""
+def test_the_app_decodes_at_most_25_megapixels_but_a_big_jpeg_photo_passes(shipped_onnx):
+    """The app's decoding memory stays bounded: over 25 MP only a JPEG passes, decoded at reduced scale."""
+    png = save(Image.new("L", (6000, 5000)), "PNG")
     with pytest.raises(BadImage, match=r"too large \(6000x5000 pixels\); the limit is 25 megapixels"):
-        open_image(save(Image.new("L", (6000, 5000)), "PNG"))
-    big = jpeg_bytes((6000, 5000))
-    assert open_image(big, min_side=256).size == (307, 256)
-    with pytest.raises(BadImage, match="too large"):
-        open_image(big)  # no reduced scale asked for: it would decode all 30 MP
+        open_image(png, capped=True)
+    assert "too large" in shipped_onnx.classify(png).message
+    assert open_image(png).size == (6000, 5000)  # training and downloads: the header's 100 MP only
+    assert shipped_onnx.classify(jpeg_bytes((6000, 5000))).ok
+
+
+def test_big_decodes_in_the_app_wait_for_each_other_across_processes(tmp_path):
+    """A kernel's big decode waits while another process (another kernel) holds the lock."""
+    (tmp_path / "big.png").write_bytes(save(Image.new("RGB", (3000, 2000)), "PNG"))
+    code = (
+        "import time; from bear_classifier.images import big_decode, open_image;"
+        f"open_image({str(tmp_path / 'big.png')!r}, capped=True); print(time.time())"
+    )
+    with big_decode():
+        decoder = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        time.sleep(3)
+        released = time.time()
+    out, _ = decoder.communicate(timeout=60)
+    assert decoder.returncode == 0 and float(out) > released

@@ -9,20 +9,21 @@ import time
 
 import pytest
 
-from bear_classifier.app import room, serving
+from bear_classifier.app import room
 from bear_classifier.app.watchdog import GIVEN
 from harness.browser import Visit
 from harness.servers import ROUTES, serve, settings
 from helpers import ARTIFACTS, first_photo
 
 NEXT = "You are next in line."
-GONE_S = serving.AWAY_S + 4  # a page gone this long has given its place (the door looks each second)
+AWAY_S = 5  # Room.away, shorter than the served 20 s: a page gone this long gives its place
+GONE_S = AWAY_S + 4  # the door looks each second
 
 
 @pytest.mark.parametrize("route", ROUTES)
 async def test_a_full_room_lines_visitors_up_and_lets_them_in_turn(route, chromium):
     ARTIFACTS.mkdir(exist_ok=True)
-    with serve(route, ARTIFACTS / f"{route}-line.log", ["--Room.places=2"]) as server:
+    with serve(route, ARTIFACTS / f"{route}-line.log", ["--Room.places=2", f"--Room.away={AWAY_S}"]) as server:
         server.wait_for_kernels(settings(route)["pool_size"], idle=True)
         phone = await (await Visit.start(chromium, phone=True, relay_sockets=True)).open(server.url)
         desktop = await (await Visit.start(chromium)).open(server.url)

@@ -3,18 +3,15 @@ no file of the served folder reaches a visitor, through `voila bears.ipynb` and,
 through `jupyter server` at /voila/render/bears.ipynb."""
 
 import asyncio
-import gzip
 import json
 import secrets
 import shutil
-import urllib.error
-import urllib.request
 
 import pytest
 
 from harness.browser import Visit
 from harness.servers import ROOT, ROUTES, cull_args, serve, settings
-from helpers import ARTIFACTS, first_photo, jpeg_bytes
+from helpers import ARTIFACTS, first_photo, http_get, jpeg_bytes
 
 TIMEOUT, INTERVAL, SLACK = 10, 3, 15  # seconds: a short cull timeout (longer than a page takes to connect)
 PRIVATE = [
@@ -43,20 +40,9 @@ def site(tmp_path_factory):
     return root
 
 
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
 def status(url: str, headers: dict | None = None) -> int:
     """HTTP status of a GET, redirects not followed (a redirect serves no file)."""
-    try:
-        with urllib.request.build_opener(NoRedirect).open(
-            urllib.request.Request(url, headers=headers or {}), timeout=60
-        ) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
+    return http_get(url, headers).status
 
 
 def kernel_pids(server, count: int, timeout: float) -> set[int]:
@@ -114,7 +100,7 @@ def xsrf_headers() -> dict:
     return {"Cookie": f"_xsrf={token}", "X-XSRFToken": token}
 
 
-def test_jupyter_route_serves_no_file_through_voila_nor_hidden_folders(site):
+def test_binder_route_serves_no_file_through_voila_nor_hidden_folders(site):
     """Binder's visitor owns the server (its token) and so every non-hidden file of the repository;
     what holds: Voila's /voila/files/ serves nothing, and hidden folders (.cache/) nothing at all."""
     with serve("binder", root=site) as server:
@@ -126,7 +112,7 @@ def test_jupyter_route_serves_no_file_through_voila_nor_hidden_folders(site):
         assert status(f"{server.base}/files/export.pkl", browser_headers) == 200  # the same request can fetch
 
 
-def test_jupyter_route_refuses_visitors_without_binders_token(site):
+def test_binder_route_refuses_visitors_without_binders_token(site):
     with serve("binder", root=site, token="visitor-token") as server:
         paths = ["/voila/render/bears.ipynb", "/api/kernels", "/api/terminals", "/tree", "/lab", "/voila/tree"]
         paths += [p + rel for p in ("/files/", "/api/contents/", "/voila/files/") for rel in PRIVATE]
@@ -140,14 +126,9 @@ def test_committed_settings_cull_idle_kernels_and_serve_no_files():
     for route in ROUTES:
         s = settings(route)
         assert s["cull_idle_timeout"] > 0 and 0 < s["cull_interval"] <= s["cull_idle_timeout"]
-
-
-def get(url: str) -> tuple[dict, bytes]:
-    """Headers and raw body of a GET from a browser that accepts gzip."""
-    with urllib.request.urlopen(
-        urllib.request.Request(url, headers={"Accept-Encoding": "gzip, deflate, br"}), timeout=120
-    ) as r:
-        return dict(r.headers), r.read()
+    binder = json.loads((ROOT / "binder/jupyter/jupyter_server_config.json").read_text())
+    for config in (voila, binder):  # while anyone waits, a gone page's place comes back within 30 s (a 1 s tick)
+        assert config["Room"]["away"] + 1 <= 30 < config["MappingKernelManager"]["cull_idle_timeout"]
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -157,10 +138,9 @@ def test_responses_are_compressed_and_the_page_loads_from_its_own_host_only(rout
     the browser from fetching anything from another host (Voila's template links a CDN stylesheet;
     test_browser checks that no request leaves)."""
     with serve(route) as server:
-        page_headers, body = get(server.url)
-        script_headers, script = get(f"{server.base}/voila/static/voila.js")
-        assert page_headers.get("Content-Encoding") == script_headers.get("Content-Encoding") == "gzip"
-        assert len(gzip.decompress(script)) > 2 * len(script) and b"voila" in gzip.decompress(body)
-        policy = dict(p.strip().split(" ", 1) for p in page_headers["Content-Security-Policy"].split(";"))
+        page, script = http_get(server.url), http_get(f"{server.base}/voila/static/voila.js")
+        assert page.headers.get("Content-Encoding") == script.headers.get("Content-Encoding") == "gzip"
+        assert len(script.body) > 2 * len(script.raw) and b"voila" in page.body
+        policy = dict(p.strip().split(" ", 1) for p in page.headers["Content-Security-Policy"].split(";"))
         for directive in ("default-src", "style-src", "font-src", "connect-src"):
             assert policy[directive].split()[0] == "'self'" and "http" not in policy[directive]

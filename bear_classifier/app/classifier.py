@@ -229,7 +229,7 @@ class Classifier:
         """Classify the bytes of one uploaded file. Never raises: problems come back as a message."""
         try:
             # Big JPEGs decode at reduced scale, never below the transform's first resize.
-            im = open_image(data, min_side=self.transform.resize_to, shrink=False)
+            im = open_image(data, min_side=self.transform.resize_to, shrink=False, capped=True)
             logits, cams = self.forward(self.transform([im]))
         except BadImage as e:
             return Prediction(message=str(e))

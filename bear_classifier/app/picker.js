@@ -152,8 +152,7 @@ function render({ model, el }) {
     drawMap(got.map);
   }
 
-  async function send(file) {
-    const id = Math.random().toString(36).slice(2);
+  async function send(file, id) {
     current = id;
     waiting = true;
     el.dataset.photo = id;
@@ -184,6 +183,20 @@ function render({ model, el }) {
     model.send({ type: "end", id });
   }
 
+  async function sendOrSay(file) {
+    const id = Math.random().toString(36).slice(2);
+    try {
+      await send(file, id);
+    } catch {
+      // the browser could not read the file (gone from the phone's storage, say): say so, in one line
+      if (id === current) {
+        waiting = false;
+        bar.hidden = true;
+        status.textContent = `${name} could not be read; please choose it again.`;
+      }
+    }
+  }
+
   classify.addEventListener("click", () => {
     if (!waiting) model.send({ type: "classify", id: current }); // else: the photo is answered on arrival
   });
@@ -212,7 +225,7 @@ function render({ model, el }) {
     input.addEventListener("change", () => {
       const file = input.files && input.files[0];
       input.value = ""; // choosing the same photo again fires again
-      if (file) send(file);
+      if (file) sendOrSay(file);
     });
   }
   return () => {

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from traitlets import Int
+from traitlets import Float, Int
 from traitlets.config import LoggingConfigurable
 
 MB = 2**20
@@ -50,6 +50,12 @@ class Room(LoggingConfigurable):
         "available memory at start.",
     )
     places = Int(0, config=True, help="Visitors served at once; 0 derives them from `memory` (at least 1).")
+    away = Float(
+        20.0,
+        config=True,
+        help="While anyone waits, seconds after a visitor's page has gone (its last connection closed) "
+        "that their kernel gives its place back; with nobody waiting, the cull timeout holds.",
+    )
 
     def size(self, pool: int, model: Path) -> int:
         """The places, with `pool` preheated kernels and the model file `model` (logged with why)."""

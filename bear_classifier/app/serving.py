@@ -40,8 +40,7 @@ from voila.utils import ENV_VARIABLE
 
 from .room import MODEL, Line, Room, wait_in_words
 
-AWAY_S = 20.0  # while anyone waits, a visitor's kernel whose page has gone this long gives its place back
-LOADING_S = 60.0  # ... and one whose page never connected (closed while it loaded)
+LOADING_S = 60.0  # while anyone waits, a visitor's kernel whose page never connected gives its place back
 KERNEL_OOM_SCORE_ADJ = 500  # the server keeps its own (0): the out-of-memory killer takes a kernel first
 TICKET = "bear-ticket"  # the query argument a waiting page comes back with
 GIVEN_KEPT = 1000  # kernels whose place was given away, remembered for their pages' watchdogs
@@ -184,7 +183,7 @@ class KernelManager(AsyncMappingKernelManager):
 
     Kernels holding a place: all but the preheated pool's and those being shut down to give their
     place away. A visitor's kernel (started or handed out from the pool in their page request) whose
-    page has gone gives its place back while anyone waits: AWAY_S after its last websocket closed,
+    page has gone gives its place back while anyone waits: Room.away after its last websocket closed,
     LOADING_S after it was handed out if no page ever connected. Every kernel gets
     KERNEL_OOM_SCORE_ADJ.
 
@@ -309,7 +308,7 @@ class KernelManager(AsyncMappingKernelManager):
     def notify_disconnect(self, kernel_id):
         super().notify_disconnect(kernel_id)
         if kernel_id in self._visits and not self._kernel_connections.get(kernel_id):
-            self._away[kernel_id] = time.monotonic() + AWAY_S
+            self._away[kernel_id] = time.monotonic() + self.door.room.away
 
     async def cull_kernel_if_idle(self, kernel_id):
         if kernel_id not in self._clock_restarted:

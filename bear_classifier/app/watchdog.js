@@ -19,7 +19,7 @@ function render({ model, el }) {
 
   let answered = Date.now();
   // While the notice shows, ask every 5 s whether the place was given away: a page that lost its
-  // connection but kept running shows the notice before the server gives its place (AWAY_S later).
+  // connection but kept running shows the notice before the server gives its place (Room.away later).
   let askedAt = 0;
   let given = false;
   const ask = async () => {

@@ -58,11 +58,15 @@ def message_html(text: str) -> str:
 
 def answer_html(pred: Prediction) -> str:
     """The answer's line, its kind in `data-kind` and in its class (bear-sure, bear-not-sure,
-    bear-none-of-these: styled apart), and every class's bar; a message where there is no answer."""
+    bear-none-of-these: styled apart), the class it names in `data-label`, and every class's bar;
+    a message where there is no answer."""
     if not pred.ok:
         return message_html(pred.text())
-    kind = html.escape(pred.kind)
-    line = f"<p class='bear-result bear-{kind.replace(' ', '-')}' data-kind='{kind}'>{html.escape(pred.text())}</p>"
+    kind, label = html.escape(pred.kind), html.escape(pred.label)
+    line = (
+        f"<p class='bear-result bear-{kind.replace(' ', '-')}' data-kind='{kind}' data-label='{label}'>"
+        f"{html.escape(pred.text())}</p>"
+    )
     return line + bars_html(pred.probs)
 
 

@@ -151,6 +151,16 @@ def calibration_photos(sources: Sequence[Path], n: int = CALIBRATION_PHOTOS) -> 
     return paths if len(paths) <= n else [paths[i * len(paths) // n] for i in range(n)]
 
 
+def model_copy(name: str, export: Path) -> Classifier:
+    """A copy of the fastai export `export`: "int8", the app's export.onnx beside it, or "float32",
+    made here (float32_copy)."""
+    if name == "int8":
+        return Classifier.load(Path(export).with_suffix(".onnx"))
+    if name == "float32":
+        return float32_copy(export)
+    raise ValueError(f"no copy named {name!r}: int8 or float32")
+
+
 def float32_copy(export: Path) -> Classifier:
     """The float32 ONNX copy of a fastai export, made on the fly (for comparisons with the int8 one)."""
     with tempfile.TemporaryDirectory() as tmp:
