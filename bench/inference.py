@@ -3,7 +3,8 @@ in one run: file size, session memory and a fresh process's peak RSS; forward pa
 interleaved; `classify` on a 12 MP JPEG against the book's `learn.predict(PILImage.create(bytes))`
 on a resnet18 learner as chapter 2 ships it, and against two baselines measured in the same run:
 a bare process with numpy, Pillow and ONNX Runtime imported, and decoding at 1/8 scale + one
-forward pass (the least any single-photo path can do).
+forward pass (the least any single-photo path can do). The cost of the maps (issue 23): forward
+passes of the same int8 model before it had them (bench.runner.BEFORE), interleaved with the rest.
 """
 
 import io
@@ -16,7 +17,8 @@ from pathlib import Path
 from PIL import Image
 
 from bear_classifier.app.classifier import Classifier
-from bench.runner import ROOT, Result, Target, main, photos, timings, training_set
+from bench.runner import BEFORE, ROOT, Result, Target, main, photos, timings, training_set
+from harness.servers import code_at
 
 TARGETS = {
     "int8": [
@@ -168,8 +170,12 @@ def run(args):
             peak = figures[name]["process"]["peak_rss_mb"]
             figures[name]["process_peak_over_bare_process_mb"] = round(peak - float(bare), 1)
         clfs = {name: Classifier.load(path.with_suffix(".onnx")) for name, path in models.items()}
+        with code_at(BEFORE) as before:  # the same int8 model before it had maps (issue 23)
+            without_maps = Classifier.from_onnx(before / "export.onnx")
         x = clfs["int8"].transform([decode_at_one_eighth(inputs["jpeg_12mp"]).convert("RGB")])
-        forward = timings({name: (lambda c=c: c.logits(x)) for name, c in clfs.items()}, 100)
+        forward = timings(
+            {name: (lambda c=c: c.logits(x)) for name, c in {**clfs, "without_maps": without_maps}.items()}, 100
+        )
         data = inputs["jpeg_12mp"]
         classify = timings({name: (lambda c=c: c.classify(data)) for name, c in clfs.items()}, 30)
         decode = timings({"decode": lambda: decode_at_one_eighth(data)}, 30)["decode"]
@@ -182,6 +188,10 @@ def run(args):
                 "classify_12mp_over_decode_plus_forward": round(classify[name]["p50_ms"] / least, 2),
             }
         figures["int8"]["forward_over_float32"] = round(forward["int8"]["p50_ms"] / forward["float32"]["p50_ms"], 2)
+        figures["int8"]["forward_without_maps"] = forward["without_maps"]  # the copy of commit BEFORE
+        figures["int8"]["forward_over_without_maps"] = round(
+            forward["int8"]["p50_ms"] / forward["without_maps"]["p50_ms"], 2
+        )
         book = against_the_book(clfs["int8"], inputs, book_learner(tmp), {"jpeg_12mp": classify["int8"]})
     figures["int8"]["against_the_book"] = book
     figures["int8"]["speedup_over_the_book_12mp"] = book["jpeg_12mp"]["speedup"]

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bear_classifier.app import room
-from bench.runner import BEFORE, Result, Skip, Target, chromium, main, photos, spread
+from bench.runner import BEFORE_ROOM, Result, Skip, Target, chromium, main, photos, spread
 from harness import cgroup
 from harness.photos import photo_sets
 from harness.servers import MB, ROOT, ROUTES, code_at, serve, settings
@@ -48,7 +48,9 @@ def arguments(parser):
     parser.add_argument("--not-full-routes", default=",".join(ROUTES), help="'' skips the comparison")
     parser.add_argument("--not-full-visitors", type=int, default=10)
     parser.add_argument("--not-full-runs", type=int, default=2, help="runs of each code per route")
-    parser.add_argument("--baseline", default=BEFORE, help=f"the commit whose code is the baseline (default {BEFORE})")
+    parser.add_argument(
+        "--baseline", default=BEFORE_ROOM, help=f"the commit whose code is the baseline (default {BEFORE_ROOM})"
+    )
 
 
 def events(log: str) -> list[tuple[float, str]]:

@@ -33,8 +33,10 @@ from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-# "Today's code" of the same-run comparisons (page ready, answer times): main before issues 22-24.
+# "Today's code" of the same-run comparisons: main before issues 22-24 (the phone's page ready), and the
+# app before the room of issue 24 (with issue 23's one tap, which the harness drives: answer times).
 BEFORE = "b4c499d"
+BEFORE_ROOM = "d579a11"
 
 
 class Skip(Exception):
