@@ -3,12 +3,11 @@ each run), then a second visitor of the running server (the kernel Voilà prehea
 The baseline, in the same runs: the same cold start of a notebook that only shows an upload button
 and a Classify button (no app code, no model): what Voilà, its page and the browser cost."""
 
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from bench.runner import Result, Target, chromium, main, photos
+from bench.runner import Result, Target, chromium, main, photos, spread
 from harness.servers import serve, two_button_app
 
 TARGETS = [Target("answer_s.p50", 4)]
@@ -64,11 +63,8 @@ async def run(args):
             {**await cold_start(browser, photo), "two_button_ready_s": await two_button_ready(browser)}
             for _ in range(args.runs)
         ]
-
-    def p50(key):
-        return {"p50": statistics.median(r[key] for r in runs)}
-
-    figures = {key: p50(key) for key in ("answer_s", "app_ready_s", "two_button_ready_s", "second_visitor_answer_s")}
+    keys = ("answer_s", "app_ready_s", "two_button_ready_s", "second_visitor_answer_s")
+    figures = {key: spread(r[key] for r in runs) for key in keys}
     return [Result(figures | {"runs": runs}, TARGETS)]
 
 
